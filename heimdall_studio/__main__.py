@@ -1,0 +1,3 @@
+from heimdall_studio.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""Suite-wide fixtures: offscreen Qt, tiny models, and a guard against leaked processes."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
+# Never let a test talk to a user's real servers or write into a real data dir.
+for _var in ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "MLFLOW_S3_ACCESS_KEY_ID", "MLFLOW_S3_SECRET_ACCESS_KEY", "MLFLOW_EXPERIMENT_NAME"):
+    os.environ.pop(_var, None)
+
+import psutil  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.support import leaks  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_processes(request):
+    """Fail a test that leaves an engine process, a server or any other child running."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    leftover = leaks.leftover_children(before)
+    if leftover:
+        for proc in leftover:
+            proc.kill()
+        pytest.fail(f"test left child processes running: {[(p.pid, leaks.describe(p)) for p in leftover]}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Settings, the embedded MLflow store and the local model store go to a temp dir."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HEIMDALL_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("HEIMDALL_CONFIG_DIR", str(home / "config"))
+    yield home
