@@ -1,0 +1,65 @@
+"""What a pipeline run is asked to do: one JSON-serialisable request.
+
+The CLI builds it from flags, the GUI from its forms; the engine child process
+receives it as JSON on stdin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, PARITY, PUSH, VALIDATE
+from heimdall_studio.core.specs import (
+    BenchmarkOptions,
+    ExportOptions,
+    ParityOptions,
+    benchmark_options_from_dict,
+    parity_options_from_dict,
+)
+
+DEFAULT_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
+ALL_STEPS = DEFAULT_STEPS + (PUSH,)
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to open a source that does not describe itself."""
+
+    model_class: str = ""  # "package.module:Class" for plain state dicts
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    trust: bool = False  # allow full unpickling (runs code from the file)
+    inputs: tuple[str, ...] = ()  # "NAME:DIMS:DTYPE" overrides
+    output_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    source: str
+    out_dir: str = ""  # "" → ./heimdall-out
+    steps: tuple[str, ...] = DEFAULT_STEPS
+    source_options: SourceOptions = field(default_factory=SourceOptions)
+    reference: str = ""  # a PyTorch source for parity when ``source`` is an .onnx file
+    export: ExportOptions = field(default_factory=ExportOptions)
+    parity: ParityOptions = field(default_factory=ParityOptions)
+    benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
+    push: dict[str, Any] | None = None  # integrations.push options as a dict; needs PUSH in steps
+    report_path: str = ""  # also write the JSON report here
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "PipelineRequest":
+        data = json.loads(text)
+        src = dict(data.get("source_options", {}))
+        for key in ("inputs", "output_names"):
+            src[key] = tuple(src.get(key, ()))
+        data["source_options"] = SourceOptions(**src)
+        data["steps"] = tuple(data.get("steps", DEFAULT_STEPS))
+        data["export"] = ExportOptions(**data.get("export", {}))
+        data["parity"] = parity_options_from_dict(data.get("parity", {}))
+        data["benchmark"] = benchmark_options_from_dict(data.get("benchmark", {}))
+        return cls(**data)
