@@ -165,3 +165,14 @@ def benchmark_options_from_dict(data: dict[str, Any]) -> BenchmarkOptions:
         if key in data:
             data[key] = tuple(data[key])
     return BenchmarkOptions(**data)
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to open a source that does not describe itself."""
+
+    model_class: str = ""  # "package.module:Class" for plain state dicts
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    trust: bool = False  # allow full unpickling (runs code from the file)
+    inputs: tuple[str, ...] = ()  # "NAME:DIMS:DTYPE" overrides
+    output_names: tuple[str, ...] = ()

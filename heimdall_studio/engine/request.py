@@ -16,23 +16,13 @@ from heimdall_studio.core.specs import (
     BenchmarkOptions,
     ExportOptions,
     ParityOptions,
+    SourceOptions,
     benchmark_options_from_dict,
     parity_options_from_dict,
 )
 
 DEFAULT_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
 ALL_STEPS = DEFAULT_STEPS + (PUSH,)
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """How to open a source that does not describe itself."""
-
-    model_class: str = ""  # "package.module:Class" for plain state dicts
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    trust: bool = False  # allow full unpickling (runs code from the file)
-    inputs: tuple[str, ...] = ()  # "NAME:DIMS:DTYPE" overrides
-    output_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
