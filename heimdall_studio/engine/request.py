@@ -37,6 +37,9 @@ class PipelineRequest:
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
     push: dict[str, Any] | None = None  # integrations.push options as a dict; needs PUSH in steps
     report_path: str = ""  # also write the JSON report here
+    # Results of an earlier run of the same model (e.g. parity and latency before a
+    # push-only run); steps not run now keep their sections from here.
+    prior_report: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -19,8 +19,18 @@ def register_service(pid: int) -> None:
         pass
 
 
+# Qt's own renderer processes live as long as the QApplication's web profile; they are
+# not ours to stop per test.
+_IGNORED_NAMES = ("QtWebEngineProcess",)
+
+
 def _is_service(proc: psutil.Process) -> bool:
     if proc.pid in _services:
+        return True
+    try:
+        if proc.name().startswith(_IGNORED_NAMES):
+            return True
+    except psutil.NoSuchProcess:
         return True
     try:
         return any(parent.pid in _services for parent in proc.parents())
