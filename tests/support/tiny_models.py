@@ -48,3 +48,35 @@ class BrokenForwardNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x)
+
+
+class SlowExportNet(nn.Module):
+    """Forward sleeps ``delay`` seconds while being traced for export: a long, uninterruptible
+    export to test cancellation. Use with the TorchScript exporter (it traces)."""
+
+    def __init__(self, delay: float = 60.0):
+        super().__init__()
+        self.delay = delay
+        self.linear = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_tracing():
+            import time
+
+            time.sleep(self.delay)
+        return self.linear(x)
+
+
+class CrashingNet(nn.Module):
+    """Forward kills its own process with SIGSEGV, as a crash inside a native library would."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
+        return self.linear(x)

@@ -1,0 +1,125 @@
+"""The pipeline: load → export → validate → parity → benchmark → metadata → push.
+
+``run_pipeline`` is a generator of core events. It wraps each step in
+StepStarted / StepFinished (or StepFailed / StepSkipped), honours the cancel
+token between events, assembles the JSON report and always ends with exactly
+one PipelineFinished. The CLI iterates it in-process; the engine child process
+iterates it and streams the events to the GUI.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+from heimdall_studio.core import events as ev
+from heimdall_studio.core.cancel import CancelToken
+from heimdall_studio.core.errors import EXIT_CODES, BadInputError, ErrorKind, HeimdallError
+from heimdall_studio.engine.report import new_report, record_step, write_report
+from heimdall_studio.engine.request import PipelineRequest
+from heimdall_studio.engine.state import RunState, SkipStep
+from heimdall_studio.engine.steps import STEP_RUNNERS
+
+TITLES = {ev.LOAD: "Load source", ev.EXPORT: "Export to ONNX", ev.VALIDATE: "Validate",
+          ev.PARITY: "Parity PyTorch vs ONNX Runtime", ev.BENCHMARK: "Benchmark latency",
+          ev.METADATA: "Metadata", ev.PUSH: "Push and register"}
+
+
+def run_pipeline(request: PipelineRequest, cancel: CancelToken | None = None) -> Iterator[ev.Event]:
+    cancel = cancel or CancelToken()
+    state = RunState(request=request, cancel=cancel,
+                     report=new_report(request.source, request.prior_report))
+    failure: HeimdallError | None = None
+    for step in request.steps:
+        if step not in STEP_RUNNERS:
+            failure = BadInputError(f"Unknown pipeline step {step!r}.",
+                                    f"Steps are: {', '.join(STEP_RUNNERS)}.")
+            yield ev.StepFailed(step, failure.kind.value, failure.message, failure.hint)
+            break
+        failure = yield from _run_step(step, state)
+        if failure is not None:
+            break
+    yield _finish(state, failure)
+
+
+def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallError | None]:
+    yield ev.StepStarted(step, TITLES.get(step, step))
+    started = time.perf_counter()
+    try:
+        state.cancel.raise_if_cancelled()
+        result = yield from _checked(STEP_RUNNERS[step](state), state.cancel)
+    except SkipStep as skip:
+        yield ev.StepSkipped(step, str(skip))
+        return None
+    except HeimdallError as err:
+        state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message,
+                                       "hint": err.hint})
+        yield ev.StepFailed(step, err.kind.value, err.message, err.hint)
+        return err
+    except Exception as exc:  # a bug or an unexpected library error: report it, don't crash
+        err = HeimdallError(f"{step} failed unexpectedly: {type(exc).__name__}: {exc}".strip(),
+                            "This looks like a bug in Heimdall Studio or a library; the details "
+                            "hold the traceback. Run with --debug to see it in the terminal.")
+        state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message})
+        yield ev.StepFailed(step, err.kind.value, err.message, err.hint, traceback.format_exc())
+        return err
+    seconds = time.perf_counter() - started
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result or {})
+    passed = bool(getattr(result, "passed", data.get("passed", True)))
+    record_step(state.report, step, data, seconds)
+    if not passed and step in (ev.VALIDATE, ev.PARITY):
+        state.gates_failed.append(step)
+    yield ev.StepFinished(step, ev.json_safe(data), round(seconds, 4), passed)
+    return None
+
+
+def _checked(gen: Generator[ev.Event, None, Any], cancel: CancelToken) -> Generator[ev.Event, None, Any]:
+    """Forward a step's events, checking the cancel token between them; return its result."""
+    try:
+        while True:
+            cancel.raise_if_cancelled()
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield item
+    finally:
+        gen.close()
+
+
+def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinished:
+    report = state.report
+    if failure is not None:
+        status = "cancelled" if failure.kind is ErrorKind.CANCELLED else "failed"
+        exit_code = failure.exit_code
+    elif state.gates_failed:
+        status, exit_code = "gate_failed", EXIT_CODES[ErrorKind.GATE_FAILED]
+    else:
+        status, exit_code = "passed", 0
+    report["status"] = status
+    report["exit_code"] = exit_code
+    report["gates_failed"] = list(state.gates_failed)
+    paths = []
+    if state.onnx_path is not None:
+        paths.append(_default_report_path(state))
+    if state.request.report_path:
+        paths.append(Path(state.request.report_path))
+    for path in paths:
+        try:
+            write_report(report, path)
+            report.setdefault("report_paths", []).append(str(path))
+        except OSError as exc:
+            report["errors"].append({"step": "report", "kind": ErrorKind.BAD_INPUT.value,
+                                     "message": f"Could not write the report to {path}: {exc.strerror}"})
+            if exit_code == 0:
+                status, exit_code = "failed", EXIT_CODES[ErrorKind.BAD_INPUT]
+                report["status"], report["exit_code"] = status, exit_code
+    return ev.PipelineFinished(status, exit_code, ev.json_safe(report))
+
+
+def _default_report_path(state: RunState) -> Path:
+    assert state.onnx_path is not None
+    return state.onnx_path.with_name(state.onnx_path.stem + ".report.json")

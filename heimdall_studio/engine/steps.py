@@ -1,0 +1,156 @@
+"""Step runners: adapt the pipeline's state to each core step's signature.
+
+Each runner is a generator over core events that returns the step's result
+object (anything with ``to_dict()``) or raises SkipStep / HeimdallError.
+Imports of the step modules happen inside the runners, so a load-only request
+never imports onnxruntime and a run without push never imports mlflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from heimdall_studio.core import events as ev
+from heimdall_studio.core.model import ONNX, LoadedModel
+from heimdall_studio.engine.state import RunState, SkipStep
+
+
+class _Described:
+    """Wrap a LoadedModel so the pipeline records ``describe()`` as the load result."""
+
+    def __init__(self, model: LoadedModel, reference: LoadedModel | None):
+        self.model, self.reference = model, reference
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.model.describe()
+        if self.reference is not None:
+            data["reference"] = self.reference.describe()
+        return data
+
+
+MLFLOW_SCHEMES = ("runs:/", "models:/")
+
+
+def _open(source: str, state: RunState) -> LoadedModel:
+    options = state.request.source_options
+    if source.startswith(MLFLOW_SCHEMES):
+        from heimdall_studio.integrations.mlflow_sources import load_mlflow_source
+        from heimdall_studio.integrations.settings import load_settings
+
+        return load_mlflow_source(source, options, load_settings(), state.out_dir / ".downloads")
+    from heimdall_studio.core.sources import load_source
+
+    return load_source(source, options)
+
+
+def run_load(state: RunState) -> Generator[ev.Event, None, Any]:
+    request = state.request
+    yield ev.Progress(ev.LOAD, 0, 0, f"Opening {request.source}")
+    state.loaded = _open(request.source, state)
+    if request.reference:
+        yield ev.Progress(ev.LOAD, 0, 0, f"Opening the PyTorch reference {request.reference}")
+        state.reference = _open(request.reference, state)
+        if state.reference.module is None:
+            from heimdall_studio.core.errors import BadInputError
+
+            raise BadInputError(f"The reference {request.reference} is not a PyTorch model.",
+                                "Give a checkpoint, TorchScript or .pt2 file as the reference.")
+    if state.loaded.kind == ONNX:
+        state.onnx_path = state.loaded.onnx_path
+    return _Described(state.loaded, state.reference)
+
+
+def run_export(state: RunState) -> Generator[ev.Event, None, Any]:
+    assert state.loaded is not None
+    if state.loaded.kind == ONNX:
+        raise SkipStep("the source is already an ONNX file")
+    from heimdall_studio.core.export import export_step
+
+    result = yield from export_step(state.loaded, state.out_dir, state.request.export, state.cancel)
+    state.export_result = result
+    state.onnx_path = Path(result.onnx_path)
+    return result
+
+
+def _need_onnx(state: RunState) -> Path:
+    if state.onnx_path is None:
+        raise SkipStep("there is no ONNX file (export did not run)")
+    return state.onnx_path
+
+
+def run_validate(state: RunState) -> Generator[ev.Event, None, Any]:
+    from heimdall_studio.core.validate import validate_step
+
+    return (yield from validate_step(_need_onnx(state), state.cancel))
+
+
+def run_parity(state: RunState) -> Generator[ev.Event, None, Any]:
+    onnx_path = _need_onnx(state)
+    if ev.VALIDATE in state.gates_failed:
+        raise SkipStep("validation failed, so ONNX Runtime cannot be trusted to run the file")
+    model = state.torch_model
+    if model is None:
+        raise SkipStep("no PyTorch model to compare against (give a reference checkpoint)")
+    from heimdall_studio.core.parity import parity_step
+    from heimdall_studio.core.runners import OrtRunner, TorchRunner
+
+    input_names = [spec.name for spec in model.inputs]
+    output_names = _output_names(state, model)
+    reference = TorchRunner(model.module, input_names, output_names, device="cpu")
+    candidate = OrtRunner(onnx_path)
+    return (yield from parity_step(reference, candidate, model.inputs, state.request.parity, state.cancel))
+
+
+def _output_names(state: RunState, model: LoadedModel) -> list[str]:
+    if state.export_result is not None and getattr(state.export_result, "output_names", None):
+        return list(state.export_result.output_names)
+    if model.output_names:
+        return list(model.output_names)
+    outputs = (state.report.get("validation") or {}).get("outputs") or []
+    return [o["name"] for o in outputs]
+
+
+def run_benchmark(state: RunState) -> Generator[ev.Event, None, Any]:
+    onnx_path = state.onnx_path
+    if ev.VALIDATE in state.gates_failed:
+        onnx_path = None
+    model = state.torch_model or state.loaded
+    assert model is not None
+    from heimdall_studio.core.benchmark import benchmark_step
+
+    return (yield from benchmark_step(model, onnx_path, state.request.benchmark, state.cancel))
+
+
+def run_metadata(state: RunState) -> Generator[ev.Event, None, Any]:
+    from heimdall_studio.core.metadata import metadata_step
+
+    assert state.loaded is not None
+    return (yield from metadata_step(_need_onnx(state), state.torch_model or state.loaded,
+                                     state.export_result, state.cancel))
+
+
+def run_push(state: RunState) -> Generator[ev.Event, None, Any]:
+    onnx_path = _need_onnx(state)
+    push = dict(state.request.push or {})
+    if state.gates_failed and not push.pop("ignore_gates", False):
+        raise SkipStep(f"{' and '.join(state.gates_failed)} did not pass; nothing was pushed "
+                       "(push anyway from the app, or fix the model)")
+    push.pop("ignore_gates", None)
+    from heimdall_studio.integrations.push import PushOptions, push_step
+    from heimdall_studio.integrations.settings import load_settings
+
+    options = PushOptions.from_dict(push)
+    return (yield from push_step(onnx_path, state.report, options, load_settings(), state.cancel))
+
+
+STEP_RUNNERS: dict[str, Callable[[RunState], Generator[ev.Event, None, Any]]] = {
+    ev.LOAD: run_load,
+    ev.EXPORT: run_export,
+    ev.VALIDATE: run_validate,
+    ev.PARITY: run_parity,
+    ev.BENCHMARK: run_benchmark,
+    ev.METADATA: run_metadata,
+    ev.PUSH: run_push,
+}
