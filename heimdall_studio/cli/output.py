@@ -1,0 +1,150 @@
+"""Human output for the CLI: progress while steps run, a summary at the end.
+
+It consumes the same core events as the GUI.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from heimdall_studio.core import events as ev
+
+
+class ConsoleRenderer:
+    def __init__(self, *, debug: bool = False, quiet: bool = False):
+        interactive = sys.stderr.isatty()
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.debug = debug
+        self.quiet = quiet
+        self._progress = Progress(TextColumn("  {task.description}"), BarColumn(),
+                                  TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+                                  console=self.err, transient=True, disable=quiet or not interactive)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> "ConsoleRenderer":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StepStarted):
+            self._tasks[event.step] = self._progress.add_task(event.title or event.step, total=None, note="")
+        elif isinstance(event, ev.Progress):
+            task = self._tasks.get(event.step)
+            if task is not None:
+                self._progress.update(task, completed=event.done, total=event.total or None,
+                                      note=event.message[:60])
+        elif isinstance(event, ev.Log):
+            if event.level in ("warning", "error") or (self.debug and event.level in ("info", "debug")):
+                style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
+                self._print(f"    [{style}]{event.level}: {event.message}[/]")
+        elif isinstance(event, ev.StepFinished):
+            self._end_task(event.step)
+            mark = "[green]✓[/]" if event.passed else "[red]✗[/]"
+            self._print(f"{mark} {event.step:<10} {event.seconds:7.2f} s  {_one_line(event.step, event.result)}")
+        elif isinstance(event, ev.StepSkipped):
+            self._end_task(event.step)
+            self._print(f"[dim]- {event.step:<10}    skipped: {event.reason}[/]")
+        elif isinstance(event, ev.StepFailed):
+            self._end_task(event.step)
+            self.err.print(f"[red]✗ {event.step}: {event.message}[/]")
+            if event.hint:
+                self.err.print(f"  {event.hint}")
+            if self.debug and event.details:
+                self.err.print(event.details, markup=False)
+
+    def _end_task(self, step: str) -> None:
+        task = self._tasks.pop(step, None)
+        if task is not None:
+            self._progress.remove_task(task)
+
+    def _print(self, text: str) -> None:
+        if not self.quiet:
+            self.out.print(text)
+
+    def summary(self, finished: ev.PipelineFinished) -> None:
+        report = finished.report
+        if not self.quiet:
+            for table in (_parity_table(report), _latency_table(report)):
+                if table is not None:
+                    self.out.print(table)
+        onnx = report.get("onnx") or {}
+        if onnx.get("path"):
+            self.out.print(f"ONNX file: {onnx['path']}")
+        for path in report.get("report_paths", []):
+            self.out.print(f"Report:    {path}")
+        push = report.get("push") or {}
+        if push.get("version"):
+            self.out.print(f"Registered: {push.get('model_name')} version {push.get('version')} "
+                           f"({push.get('s3_uri') or push.get('local_uri')})")
+        colour = {"passed": "green", "cancelled": "yellow"}.get(finished.status, "red")
+        self.out.print(f"[{colour}]{finished.status.replace('_', ' ')}[/] (exit code {finished.exit_code})")
+
+
+def _one_line(step: str, result: dict[str, Any]) -> str:
+    if step == ev.LOAD:
+        inputs = ", ".join(f"{i['name']}{tuple(i['shape'])}" for i in result.get("inputs", []))
+        params = result.get("parameters")
+        size = f", {params / 1e6:.1f} M parameters" if params else ""
+        return f"{result.get('architecture') or result.get('kind')}{size}; inputs {inputs}"
+    if step == ev.EXPORT:
+        return f"{result.get('exporter')} opset {result.get('opset')} → {result.get('onnx_path')}"
+    if step == ev.VALIDATE:
+        if not result.get("passed", True):
+            return "; ".join(result.get("errors", []))[:200]
+        return (f"opset {result.get('opset_imports', {})}, IR {result.get('ir_version')}, "
+                f"{result.get('node_count')} nodes")
+    if step == ev.PARITY:
+        worst = max((o.get("max_abs", 0) for o in result.get("outputs", {}).values()
+                     if isinstance(o.get("max_abs"), (int, float))), default=0.0)
+        return f"worst max abs error {worst:.3g}" + ("" if result.get("passed") else
+                                                     " — " + "; ".join(result.get("failures", []))[:200])
+    if step == ev.METADATA:
+        return f"sha256 {str(result.get('sha256', ''))[:16]}…, {result.get('size_bytes', 0) / 1e6:.1f} MB"
+    if step == ev.PUSH:
+        return f"{result.get('model_name')} v{result.get('version')}"
+    return ""
+
+
+def _parity_table(report: dict[str, Any]) -> Table | None:
+    parity = report.get("parity")
+    if not parity or not parity.get("outputs"):
+        return None
+    table = Table(title="Parity: PyTorch vs ONNX Runtime", title_justify="left")
+    for col in ("output", "max abs", "mean abs", "max rel", "p99 abs", "result"):
+        table.add_column(col, justify="left" if col in ("output", "result") else "right")
+    for name, row in parity["outputs"].items():
+        table.add_row(name, *(_num(row.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")),
+                      "[green]pass[/]" if row.get("passed") else "[red]FAIL[/]")
+    return table
+
+
+def _latency_table(report: dict[str, Any]) -> Table | None:
+    entries = report.get("latency") or []
+    if not entries:
+        return None
+    table = Table(title="Latency", title_justify="left")
+    for col in ("runtime", "device", "batch", "p50 ms", "p90 ms", "p99 ms", "per s"):
+        table.add_column(col, justify="left" if col in ("runtime", "device") else "right")
+    for e in entries:
+        if e.get("available", True):
+            table.add_row(e["runtime"], e["device"], str(e.get("batch_size")), _num(e.get("p50_ms")),
+                          _num(e.get("p90_ms")), _num(e.get("p99_ms")), _num(e.get("throughput_per_s")))
+        else:
+            table.add_row(e["runtime"], e["device"], str(e.get("batch_size", "")),
+                          f"[dim]unavailable: {e.get('reason', '')}[/]", "", "", "")
+    return table
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value) if value is not None else ""

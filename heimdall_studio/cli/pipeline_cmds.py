@@ -1,0 +1,228 @@
+"""`run`, `inspect`, `bench` and `demo-checkpoint`: the pipeline from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from pathlib import Path
+
+from heimdall_studio.core import events as ev
+from heimdall_studio.core.cancel import CancelToken
+from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.specs import (
+    EXPORTERS,
+    BenchmarkOptions,
+    ExportOptions,
+    ParityOptions,
+    SourceOptions,
+    Tolerance,
+    parse_tensor_spec,
+)
+from heimdall_studio.engine.request import PipelineRequest
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo-checkpoint", help="write a LocalizationNet checkpoint with random weights",
+                          description="Write a checkpoint in Heimdall's training-service format "
+                                      "(model_state_dict) with seeded random weights.")
+    demo.add_argument("out", type=Path, metavar="OUT.pt")
+    demo.add_argument("--backbone", default="tiny", choices=("tiny", "small", "base", "medium", "large"))
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--force", action="store_true", help="overwrite OUT.pt if it exists")
+    demo.set_defaults(func=cmd_demo_checkpoint)
+
+    run = sub.add_parser("run", help="export, validate, check parity, benchmark (and push)",
+                         description="The whole pipeline on one source: a checkpoint, TorchScript, "
+                                     ".pt2, .onnx file or an MLflow runs:/ or models:/ URI.")
+    _add_source_arguments(run)
+    _add_export_arguments(run)
+    _add_parity_arguments(run)
+    _add_bench_arguments(run)
+    _add_push_arguments(run)
+    run.set_defaults(func=cmd_run)
+
+    inspect = sub.add_parser("inspect", help="validate an .onnx file and describe it")
+    inspect.add_argument("source", metavar="FILE.onnx")
+    inspect.add_argument("--report", metavar="FILE.json", help="also write the JSON report here")
+    inspect.set_defaults(func=cmd_inspect)
+
+    bench = sub.add_parser("bench", help="benchmark latency of PyTorch and ONNX Runtime")
+    _add_source_arguments(bench)
+    _add_export_arguments(bench)
+    _add_bench_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
+
+
+def _add_source_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE", help="checkpoint, TorchScript, .pt2, .onnx, runs:/… or models:/…")
+    p.add_argument("--out", type=Path, default=Path("heimdall-out"), metavar="DIR",
+                   help="where the ONNX file and report go (default: ./heimdall-out)")
+    p.add_argument("--report", metavar="FILE.json", help="also write the JSON report here")
+    p.add_argument("--input", action="append", default=[], metavar="NAME:DIMS:DTYPE",
+                   help="input spec, repeatable; symbolic dims allowed (mel_spectrogram:batch,3,128,32:float32)")
+    p.add_argument("--output-name", action="append", default=[], metavar="NAME", help="output name, repeatable")
+    p.add_argument("--model-class", default="", metavar="MOD:CLASS",
+                   help="class for a plain state dict, e.g. mypkg.models:Net")
+    p.add_argument("--model-kwargs", default="{}", metavar="JSON", help="constructor arguments as JSON")
+    p.add_argument("--trust", action="store_true",
+                   help="allow full unpickling of the source (runs code from the file: only for files you trust)")
+    p.add_argument("--reference", default="", metavar="SOURCE",
+                   help="a PyTorch source to compare an .onnx SOURCE against")
+
+
+def _add_export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--exporter", choices=EXPORTERS, default="dynamo")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 18 for dynamo, 14 for torchscript)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing ONNX file of the same name")
+
+
+def _add_parity_arguments(p: argparse.ArgumentParser) -> None:
+    default = Tolerance()
+    p.add_argument("--atol", type=float, default=default.atol, help=f"absolute tolerance (default {default.atol})")
+    p.add_argument("--rtol", type=float, default=default.rtol, help=f"relative tolerance (default {default.rtol})")
+    p.add_argument("--mean-atol", type=float, default=default.mean_atol,
+                   help=f"largest mean absolute error per output (default {default.mean_atol})")
+    p.add_argument("--batches", type=int, default=ParityOptions.batches)
+    p.add_argument("--batch-size", type=int, default=ParityOptions.batch_size)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inputs-npz", default="", metavar="FILE.npz", help="parity inputs instead of random ones")
+
+
+def _add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bench-iterations", type=int, default=BenchmarkOptions.iterations)
+    p.add_argument("--bench-warmup", type=int, default=BenchmarkOptions.warmup)
+    p.add_argument("--bench-duration", type=float, default=0.0, metavar="SECONDS",
+                   help="run each measurement for this long instead of a fixed count")
+    p.add_argument("--bench-batch-sizes", default="1,8", metavar="1,8")
+    p.add_argument("--devices", default="cpu,cuda", metavar="cpu,cuda")
+    p.add_argument("--threads", type=int, default=0, help="intra-op threads (default: the runtime's)")
+    p.add_argument("--skip-bench", action="store_true", help="skip the benchmark step")
+
+
+def _add_push_arguments(p: argparse.ArgumentParser) -> None:
+    from heimdall_studio.cli.registry_cmds import add_push_arguments
+
+    add_push_arguments(p)
+
+
+def _csv_ints(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise BadInputError(f"{flag} {text!r} is not a comma-separated list of integers.", f"Example: {flag} 1,8")
+    if not values or min(values) < 1:
+        raise BadInputError(f"{flag} {text!r} needs positive integers.", f"Example: {flag} 1,8")
+    return values
+
+
+def _source_options(args: argparse.Namespace) -> SourceOptions:
+    try:
+        kwargs = json.loads(args.model_kwargs)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"--model-kwargs is not valid JSON: {exc.msg} at character {exc.pos}.",
+                            'Example: --model-kwargs \'{"width": 16}\'') from None
+    if not isinstance(kwargs, dict):
+        raise BadInputError("--model-kwargs must be a JSON object.", 'Example: --model-kwargs \'{"width": 16}\'')
+    for spec in args.input:
+        parse_tensor_spec(spec)  # fail here, before a child process or torch import
+    return SourceOptions(model_class=args.model_class, model_kwargs=kwargs, trust=args.trust,
+                         inputs=tuple(args.input), output_names=tuple(args.output_name))
+
+
+def _benchmark_options(args: argparse.Namespace) -> BenchmarkOptions:
+    devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
+    unknown = set(devices) - {"cpu", "cuda"}
+    if unknown or not devices:
+        raise BadInputError(f"--devices {args.devices!r}: unknown device {', '.join(sorted(unknown))}.",
+                            "Use cpu, cuda or cpu,cuda.")
+    if args.bench_iterations < 1 or args.bench_warmup < 0:
+        raise BadInputError("--bench-iterations must be at least 1 and --bench-warmup at least 0.")
+    return BenchmarkOptions(warmup=args.bench_warmup, iterations=args.bench_iterations,
+                            duration_s=args.bench_duration, devices=devices, threads=args.threads,
+                            batch_sizes=_csv_ints(args.bench_batch_sizes, "--bench-batch-sizes"))
+
+
+def _export_options(args: argparse.Namespace) -> ExportOptions:
+    return ExportOptions(exporter=args.exporter, opset=args.opset, overwrite=args.overwrite)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from heimdall_studio.cli.registry_cmds import push_options_from_args
+
+    if args.batches < 1 or args.batch_size < 1:
+        raise BadInputError("--batches and --batch-size must be at least 1.")
+    parity = ParityOptions(batches=args.batches, batch_size=args.batch_size, seed=args.seed,
+                           inputs_npz=args.inputs_npz,
+                           default=Tolerance(atol=args.atol, rtol=args.rtol, mean_atol=args.mean_atol))
+    steps = [ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.PARITY, ev.BENCHMARK, ev.METADATA]
+    if args.skip_bench:
+        steps.remove(ev.BENCHMARK)
+    push = push_options_from_args(args)
+    if push is not None:
+        steps.append(ev.PUSH)
+    request = PipelineRequest(
+        source=args.source, out_dir=str(args.out), steps=tuple(steps), source_options=_source_options(args),
+        reference=args.reference, export=_export_options(args), parity=parity,
+        benchmark=_benchmark_options(args), push=push.to_dict() if push is not None else None,
+        report_path=args.report or "")
+    return run_request(request, args)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    request = PipelineRequest(source=args.source, steps=(ev.LOAD, ev.VALIDATE, ev.METADATA),
+                              report_path=args.report or "")
+    return run_request(request, args, expect_onnx=True)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    request = PipelineRequest(source=args.source, out_dir=str(args.out), steps=(ev.LOAD, ev.EXPORT, ev.BENCHMARK),
+                              source_options=_source_options(args), reference=args.reference,
+                              export=_export_options(args), benchmark=_benchmark_options(args),
+                              report_path=args.report or "")
+    return run_request(request, args)
+
+
+def cmd_demo_checkpoint(args: argparse.Namespace) -> int:
+    from heimdall_studio.models.demo import write_demo_checkpoint
+
+    path = write_demo_checkpoint(args.out, backbone=args.backbone, seed=args.seed, overwrite=args.force)
+    print(f"Wrote a LocalizationNet-{args.backbone} checkpoint with random weights (seed {args.seed}): {path}")
+    return 0
+
+
+def run_request(request: PipelineRequest, args: argparse.Namespace, *, expect_onnx: bool = False) -> int:
+    """Run the pipeline in this process, print it, and return the exit code.
+
+    The first Ctrl+C asks the pipeline to stop at the next check; a second one
+    interrupts at once.
+    """
+    from heimdall_studio.cli.output import ConsoleRenderer
+    from heimdall_studio.engine.pipeline import run_pipeline
+
+    if expect_onnx and not str(request.source).lower().endswith(".onnx"):
+        raise BadInputError(f"{request.source} is not an .onnx file.",
+                            "`inspect` reads ONNX files; use `run` for PyTorch sources.")
+    cancel = CancelToken()
+    renderer = ConsoleRenderer(debug=args.debug, quiet=getattr(args, "quiet", False))
+
+    def on_sigint(signum, frame):  # noqa: ARG001
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        renderer.err.print("[yellow]Cancelling after the current step… (Ctrl+C again to stop now)[/]")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    finished: ev.PipelineFinished | None = None
+    try:
+        with renderer:
+            for event in run_pipeline(request, cancel):
+                if isinstance(event, ev.PipelineFinished):
+                    finished = event
+                else:
+                    renderer.handle(event)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished is not None
+    renderer.summary(finished)
+    return finished.exit_code
