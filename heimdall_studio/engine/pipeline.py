@@ -33,12 +33,11 @@ def run_pipeline(request: PipelineRequest, cancel: CancelToken | None = None) ->
     state = RunState(request=request, cancel=cancel,
                      report=new_report(request.source, request.prior_report))
     failure: HeimdallError | None = None
-    for step in request.steps:
-        if step not in STEP_RUNNERS:
-            failure = BadInputError(f"Unknown pipeline step {step!r}.",
-                                    f"Steps are: {', '.join(STEP_RUNNERS)}.")
-            yield ev.StepFailed(step, failure.kind.value, failure.message, failure.hint)
-            break
+    unknown = [step for step in request.steps if step not in STEP_RUNNERS]
+    if unknown:
+        failure = BadInputError(f"Unknown pipeline step {unknown[0]!r}.", f"Steps are: {', '.join(STEP_RUNNERS)}.")
+        yield ev.StepFailed(unknown[0], failure.kind.value, failure.message, failure.hint)
+    for step in () if unknown else request.steps:
         failure = yield from _run_step(step, state)
         if failure is not None:
             break

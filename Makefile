@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make run` (the app, or the headless pipeline
+# when there is no display, on a demo model with the embedded registry) and
+# `make test`. Both install everything first, into .venv, from pinned versions.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test bench lint clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The constraints pin torch to its CPU build (2.13.0+cpu): no multi-GB CUDA download.
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/heimdall-studio demo
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/bench_runtimes.py
+
+lint: install
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VENV) heimdall-out test-artifacts .pytest_cache
