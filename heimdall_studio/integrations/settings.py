@@ -1,0 +1,309 @@
+"""Where models are stored and registered: one settings model with profiles.
+
+The ``embedded`` profile (the default) needs no server: MLflow runs on a SQLite file
+and models go to a folder, both under the user's data dir. Remote profiles name an
+MLflow tracking server and an S3-compatible endpoint (MinIO, AWS, ...).
+
+Precedence, lowest first: built-in defaults → the settings file (``settings.json`` in
+the config dir, never holding secrets) → environment variables. Secrets come from the
+environment or the OS keyring only; :class:`Credentials` never prints them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from heimdall_studio.core.errors import BadInputError
+
+SCHEMA_VERSION = 1
+EMBEDDED = "embedded"
+KEYRING_SERVICE = "heimdall-studio"
+APP_NAME = "heimdall-studio"
+
+DEFAULT_BUCKET = "heimdall-models"
+DEFAULT_KEY_TEMPLATE = "models/{model_type}/v{YYYYMMDD_HHMMSS}.onnx"
+DEFAULT_MODEL_TYPE = "localization"
+DEFAULT_EXPERIMENT = "heimdall-localization"
+DEFAULT_MODEL_NAME = "heimdall-localization-onnx"
+
+# Fields a settings file may never hold: secrets live in the environment or keyring.
+SECRET_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                 "mlflow_tracking_token", "mlflow_tracking_username", "mlflow_tracking_password")
+
+# Profile field ← environment variables (first one set wins).
+_ENV_FIELDS: dict[str, tuple[str, ...]] = {
+    "tracking_uri": ("HEIMDALL_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+    "s3_endpoint": ("HEIMDALL_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"),
+    "region": ("HEIMDALL_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    "bucket": ("HEIMDALL_S3_BUCKET",),
+    "key_template": ("HEIMDALL_KEY_TEMPLATE",),
+    "model_type": ("HEIMDALL_MODEL_TYPE",),
+    "experiment": ("HEIMDALL_EXPERIMENT", "MLFLOW_EXPERIMENT_NAME"),
+    "model_name": ("HEIMDALL_MODEL_NAME",),
+}
+
+# Credential field ← environment variables; the seed's MLFLOW_S3_* names are honoured.
+_ENV_SECRETS: dict[str, tuple[str, ...]] = {
+    "aws_access_key_id": ("AWS_ACCESS_KEY_ID", "MLFLOW_S3_ACCESS_KEY_ID"),
+    "aws_secret_access_key": ("AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_SECRET_ACCESS_KEY"),
+    "aws_session_token": ("AWS_SESSION_TOKEN",),
+    "mlflow_tracking_token": ("MLFLOW_TRACKING_TOKEN",),
+    "mlflow_tracking_username": ("MLFLOW_TRACKING_USERNAME",),
+    "mlflow_tracking_password": ("MLFLOW_TRACKING_PASSWORD",),
+}
+
+
+@dataclass
+class Profile:
+    """Where one deployment keeps its models. Empty ``tracking_uri`` means embedded."""
+
+    name: str = EMBEDDED
+    tracking_uri: str = ""
+    s3_endpoint: str = ""  # "" with a remote tracking URI: AWS's own S3 endpoint
+    region: str = "us-east-1"
+    bucket: str = DEFAULT_BUCKET
+    key_template: str = DEFAULT_KEY_TEMPLATE
+    model_type: str = DEFAULT_MODEL_TYPE
+    experiment: str = DEFAULT_EXPERIMENT
+    model_name: str = DEFAULT_MODEL_NAME
+    verify_tls: bool = True
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> "Profile":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known - set(SECRET_FIELDS))
+        if unknown:
+            raise BadInputError(f"Profile {name!r} in the settings file has unknown keys: {', '.join(unknown)}.",
+                                f"Known keys: {', '.join(sorted(known - {'name'}))}.")
+        values = {k: v for k, v in data.items() if k in known and k != "name"}
+        return cls(name=name, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("name")
+        return data
+
+
+class Credentials:
+    """Secrets for S3 and MLflow; ``repr`` and :meth:`masked` never show the values."""
+
+    def __init__(self, values: dict[str, str], origins: dict[str, str]):
+        self._values = {k: v for k, v in values.items() if v}
+        self.origins = origins  # field → "env:VAR" | "keyring"
+
+    def get(self, name: str) -> str:
+        return self._values.get(name, "")
+
+    def secret_values(self) -> list[str]:
+        return [v for v in self._values.values() if v]
+
+    def masked(self) -> dict[str, str]:
+        return {name: f"set ({self.origins.get(name, '?')})" if self._values.get(name) else "not set"
+                for name in SECRET_FIELDS}
+
+    def __repr__(self) -> str:
+        return f"Credentials({', '.join(sorted(self._values))} set)"
+
+
+@dataclass
+class Settings:
+    profile: Profile
+    credentials: Credentials
+    data_dir: Path
+    config_dir: Path
+    origins: dict[str, str] = field(default_factory=dict)  # profile field → where it came from
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.profile.tracking_uri
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.profile.tracking_uri:
+            return self.profile.tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow' / 'mlflow.db').as_posix()}"
+
+    @property
+    def embedded_artifact_root(self) -> Path:
+        return self.data_dir / "mlflow" / "artifacts"
+
+    @property
+    def local_store_root(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.config_dir / "settings.json"
+
+    def store_description(self) -> str:
+        if self.is_embedded:
+            return f"local folder {self.local_store_root}"
+        return f"s3://{self.profile.bucket} at {self.profile.s3_endpoint or 'AWS S3'}"
+
+    def show(self) -> dict[str, Any]:
+        """What ``config show`` prints: every field with its origin, secrets masked."""
+        return {
+            "profile": self.profile.name,
+            "mode": "embedded" if self.is_embedded else "remote",
+            "settings_file": str(self.settings_path),
+            "data_dir": str(self.data_dir),
+            "tracking_uri": _mask_uri(self.tracking_uri),
+            "store": self.store_description(),
+            "fields": {k: {"value": _mask_uri(str(v)) if k == "tracking_uri" else v,
+                           "from": self.origins.get(k, "default")}
+                       for k, v in self.profile.to_dict().items()},
+            "secrets": self.credentials.masked(),
+            "warnings": list(self.warnings),
+        }
+
+
+def _mask_uri(uri: str) -> str:
+    """Hide a password embedded in a URI (``postgresql://user:pw@host/db``)."""
+    if "://" in uri and "@" in uri.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = uri.split("://", 1)
+        userinfo, host = rest.split("@", 1)
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+    return uri
+
+
+def data_dir() -> Path:
+    override = os.environ.get("HEIMDALL_DATA_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    override = os.environ.get("HEIMDALL_CONFIG_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The file's content, migrated to :data:`SCHEMA_VERSION`; ``{}`` when there is none."""
+    if not path.exists():
+        return {"schema": SCHEMA_VERSION, "active_profile": EMBEDDED, "profiles": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"The settings file {path} cannot be read: {exc}.",
+                            "Fix the JSON or delete the file to start from the defaults.") from exc
+    schema = data.get("schema", 0)
+    if schema > SCHEMA_VERSION:
+        raise BadInputError(f"The settings file {path} is schema {schema}; this version reads up to "
+                            f"{SCHEMA_VERSION}.", "Update Heimdall Studio or move the file away.")
+    data.setdefault("profiles", {})
+    data.setdefault("active_profile", EMBEDDED)
+    data["schema"] = SCHEMA_VERSION
+    return data
+
+
+def save_profile(profile: Profile, *, activate: bool = False, path: Path | None = None) -> Path:
+    """Add or replace a profile in the settings file (never with secrets)."""
+    path = path or config_dir() / "settings.json"
+    data = read_settings_file(path)
+    data["profiles"][profile.name] = profile.to_dict()
+    if activate:
+        data["active_profile"] = profile.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_settings(profile: str | None = None) -> Settings:
+    """The effective settings: defaults, then the file's profile, then the environment.
+
+    ``profile`` (or ``HEIMDALL_PROFILE``, or the file's ``active_profile``) picks the
+    profile. Raises BadInputError for an unknown profile or a broken settings file.
+    """
+    cfg, data = config_dir(), data_dir()
+    file_data = read_settings_file(cfg / "settings.json")
+    warnings: list[str] = []
+    name = profile or os.environ.get("HEIMDALL_PROFILE") or file_data.get("active_profile") or EMBEDDED
+    stored = file_data["profiles"].get(name)
+    if stored is None and name != EMBEDDED:
+        raise BadInputError(f"There is no profile {name!r} in {cfg / 'settings.json'}.",
+                            f"Known profiles: {', '.join([EMBEDDED, *file_data['profiles']])}.")
+    stored = dict(stored or {})
+    for secret in SECRET_FIELDS:
+        if stored.pop(secret, None) is not None:
+            warnings.append(f"Ignored {secret} in the settings file: secrets come from the environment "
+                            "or the OS keyring only.")
+    result = Profile.from_dict(name, stored)
+    origins = {k: "settings file" for k in stored}
+    for attr, variables in _ENV_FIELDS.items():
+        for var in variables:
+            if os.environ.get(var):
+                setattr(result, attr, os.environ[var])
+                origins[attr] = f"env:{var}"
+                break
+    if os.environ.get("HEIMDALL_VERIFY_TLS", "").lower() in ("0", "false", "no"):
+        result.verify_tls = False
+        origins["verify_tls"] = "env:HEIMDALL_VERIFY_TLS"
+    credentials = _load_credentials(name, warnings)
+    return Settings(profile=result, credentials=credentials, data_dir=data, config_dir=cfg,
+                    origins=origins, warnings=warnings)
+
+
+def _load_credentials(profile: str, warnings: list[str]) -> Credentials:
+    values: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    for attr, variables in _ENV_SECRETS.items():
+        for var in variables:
+            if os.environ.get(var):
+                values[attr], origins[attr] = os.environ[var], f"env:{var}"
+                break
+    missing = [a for a in _ENV_SECRETS if a not in values]
+    if missing and profile != EMBEDDED:
+        for attr in missing:
+            value = keyring_get(profile, attr, warnings)
+            if value:
+                values[attr], origins[attr] = value, "keyring"
+    return Credentials(values, origins)
+
+
+def keyring_get(profile: str, name: str, warnings: list[str] | None = None) -> str:
+    """A secret from the OS keyring, or "" when there is none or no keyring backend."""
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return keyring.get_password(KEYRING_SERVICE, f"{profile}:{name}") or ""
+        except KeyringError as exc:
+            if warnings is not None and not any("keyring" in w for w in warnings):
+                warnings.append(f"OS keyring unavailable ({type(exc).__name__}); secrets come from the "
+                                "environment only.")
+            return ""
+    except Exception as exc:  # a broken backend (D-Bus gone, ...) must not stop a push
+        if warnings is not None:
+            warnings.append(f"OS keyring unavailable ({type(exc).__name__}).")
+        return ""
+
+
+def keyring_set(profile: str, name: str, value: str) -> None:
+    """Store a secret in the OS keyring. Raises BadInputError when there is no backend."""
+    if name not in SECRET_FIELDS:
+        raise BadInputError(f"{name!r} is not a secret Heimdall Studio stores.",
+                            f"Secrets: {', '.join(SECRET_FIELDS)}.")
+    try:
+        import keyring
+
+        keyring.set_password(KEYRING_SERVICE, f"{profile}:{name}", value)
+    except Exception as exc:
+        raise BadInputError(f"The OS keyring cannot store secrets here ({type(exc).__name__}).",
+                            "Set the secret as an environment variable instead "
+                            "(AWS_SECRET_ACCESS_KEY, MLFLOW_TRACKING_PASSWORD, ...).") from exc
