@@ -29,3 +29,54 @@ def two_head_state_dict(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("two_head") / "two_head_state.pt"
     torch.save(TwoHeadNet().state_dict(), path)
     return path
+
+
+def run_step(steps):
+    """Drain a step generator: (the events it yielded, the result it returned)."""
+    events = []
+    while True:
+        try:
+            events.append(next(steps))
+        except StopIteration as stop:
+            return events, stop.value
+
+
+def tiny_two_head_model(seed: int = 0):
+    """A LoadedModel around a seeded TwoHeadNet, built directly (no source loader)."""
+    import torch
+
+    from heimdall_studio.core.model import LoadedModel
+    from heimdall_studio.core.specs import TensorSpec
+    from tests.support.tiny_models import TwoHeadNet
+
+    torch.manual_seed(seed)
+    return LoadedModel(kind="checkpoint", module=TwoHeadNet().eval(), inputs=[TensorSpec("x", ("batch", 3, 16, 8))],
+                       output_names=["positions", "uncertainties"], source="tiny")
+
+
+def _export_tiny(folder: Path, exporter: str):
+    from heimdall_studio.core.cancel import CancelToken
+    from heimdall_studio.core.export import export_step
+    from heimdall_studio.core.specs import ExportOptions
+
+    model = tiny_two_head_model()
+    return model, run_step(export_step(model, folder, ExportOptions(exporter=exporter), CancelToken()))[1]
+
+
+@pytest.fixture
+def tiny_model():
+    """A fresh LoadedModel of TwoHeadNet (seed 0): input x (batch,3,16,8), outputs positions, uncertainties."""
+    return tiny_two_head_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """(LoadedModel, ExportResult) of TwoHeadNet (seed 0) exported once with the torchscript
+    exporter. Shared by the session: copy the file before modifying it."""
+    return _export_tiny(tmp_path_factory.mktemp("tiny_ts"), "torchscript")
+
+
+@pytest.fixture(scope="session")
+def tiny_export_dynamo(tmp_path_factory):
+    """Like ``tiny_export``, with the dynamo exporter (about 5 s the first time in a process)."""
+    return _export_tiny(tmp_path_factory.mktemp("tiny_dynamo"), "dynamo")
