@@ -53,6 +53,7 @@ class S3Store:
     def from_settings(cls, settings: Any, **kwargs: Any) -> "S3Store":
         creds = settings.credentials
         p = settings.profile
+        kwargs.setdefault("part_size", p.part_size_mb * MB)
         return cls(p.s3_endpoint, kwargs.pop("bucket", "") or p.bucket, p.region, creds.get("aws_access_key_id"),
                    creds.get("aws_secret_access_key"), creds.get("aws_session_token"), p.verify_tls, **kwargs)
 

@@ -72,6 +72,7 @@ class Profile:
     experiment: str = DEFAULT_EXPERIMENT
     model_name: str = DEFAULT_MODEL_NAME
     verify_tls: bool = True
+    part_size_mb: int = 8  # multipart part size for S3 uploads (5 MB at least)
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> "Profile":
@@ -250,6 +251,9 @@ def load_settings(profile: str | None = None) -> Settings:
                 setattr(result, attr, os.environ[var])
                 origins[attr] = f"env:{var}"
                 break
+    if os.environ.get("HEIMDALL_S3_PART_SIZE_MB", "").isdigit():
+        result.part_size_mb = int(os.environ["HEIMDALL_S3_PART_SIZE_MB"])
+        origins["part_size_mb"] = "env:HEIMDALL_S3_PART_SIZE_MB"
     if os.environ.get("HEIMDALL_VERIFY_TLS", "").lower() in ("0", "false", "no"):
         result.verify_tls = False
         origins["verify_tls"] = "env:HEIMDALL_VERIFY_TLS"
