@@ -1,0 +1,182 @@
+"""Parity step: do two runners give the same outputs on the same inputs?
+
+The reference (usually PyTorch) and the candidate (usually ONNX Runtime) get
+``batches`` seeded random batches of ``batch_size`` plus one batch of 1 (which
+exercises the dynamic batch axis), or the arrays of a user's .npz. An output
+passes when every element is within ``atol + rtol*|ref|`` and its mean absolute
+error is at most ``mean_atol`` (the seed project's own criterion), and neither
+side has NaN/Inf. Mismatched shapes, dtypes and missing or extra outputs fail
+with their own messages in the result; they are not exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heimdall_studio.core.cancel import CancelToken
+from heimdall_studio.core.events import PARITY, Event, Log, ParityBatch, Progress, json_safe
+from heimdall_studio.core.feeds import load_npz_feed, random_feed
+from heimdall_studio.core.runners import Runner
+from heimdall_studio.core.specs import ParityOptions, TensorSpec, Tolerance
+
+SAMPLE_CAP = 1 << 20  # abs errors kept per output per batch for the percentiles
+
+
+@dataclass
+class _OutputErrors:
+    """Running error figures of one output over all batches."""
+
+    tolerance: Tolerance
+    elements: int = 0
+    abs_sum: float = 0.0
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    outside: int = 0  # elements beyond atol + rtol*|ref|
+    nan_reference: int = 0
+    inf_reference: int = 0
+    nan_candidate: int = 0
+    inf_candidate: int = 0
+    failed: bool = False
+    samples: list[np.ndarray] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        errors = np.concatenate(self.samples) if self.samples else np.zeros(0)
+        counted = self.elements > 0
+        return {
+            "max_abs": self.max_abs if counted else float("nan"),
+            "mean_abs": self.abs_sum / self.elements if counted else float("nan"),
+            "max_rel": self.max_rel if counted else float("nan"),
+            "p99_abs": float(np.percentile(errors, 99)) if errors.size else float("nan"),
+            "median_abs": float(np.median(errors)) if errors.size else float("nan"),
+            "elements": self.elements,
+            "outside_tolerance": self.outside,
+            "nan_reference": self.nan_reference, "inf_reference": self.inf_reference,
+            "nan_candidate": self.nan_candidate, "inf_candidate": self.inf_candidate,
+            "passed": not self.failed,
+        }
+
+
+@dataclass
+class ParityResult:
+    passed: bool
+    reference: str
+    candidate: str
+    batches: int
+    batch_size: int
+    seed: int
+    inputs: str  # "random" or the .npz path
+    criteria: dict[str, dict[str, float]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(self)
+
+
+def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], options: ParityOptions,
+                cancel: CancelToken) -> Generator[Event, None, ParityResult]:
+    """Compare ``candidate`` against ``reference``; runners not yet active are
+    activated here and deactivated at the end. BadInputError for a bad .npz."""
+    if options.inputs_npz:
+        fixed = load_npz_feed(Path(options.inputs_npz), inputs)
+        first = next(iter(fixed.values()))
+        sizes = [int(first.shape[0]) if first.ndim else 1]
+    else:
+        fixed = None
+        sizes = [options.batch_size] * options.batches + [1]
+    rng = np.random.default_rng(options.seed)
+    errors: dict[str, _OutputErrors] = {}
+    failures: dict[str, None] = {}  # ordered set: each message once
+    yield Progress(PARITY, 0, len(sizes), f"Comparing {candidate.describe()} with {reference.describe()}")
+    with contextlib.ExitStack() as stack:
+        for runner in (reference, candidate):
+            if not runner.is_active:
+                stack.enter_context(runner)
+        for index, size in enumerate(sizes):
+            cancel.raise_if_cancelled()
+            feed = fixed if fixed is not None else random_feed(inputs, size, rng)
+            expected = reference.infer(feed)
+            cancel.raise_if_cancelled()
+            actual = candidate.infer(feed)
+            for name in actual:
+                if name not in expected:
+                    failures.setdefault(f"output {name!r} of the {candidate.runtime} model has no counterpart "
+                                        f"in the {reference.runtime} model")
+            for name, ref in expected.items():
+                tracker = errors.setdefault(name, _OutputErrors(options.tolerance_for(name)))
+                if name not in actual:
+                    tracker.failed = True
+                    failures.setdefault(f"output {name!r} is missing from the {candidate.runtime} model")
+                    continue
+                batch = _compare(name, ref, actual[name], tracker, failures, candidate.runtime)
+                yield ParityBatch(index, size, name, batch[0], batch[1], tracker.tolerance.atol, batch[2])
+            yield Progress(PARITY, index + 1, len(sizes), f"batch {index + 1} of {len(sizes)} (size {size})")
+
+    outputs = {name: tracker.summary() for name, tracker in errors.items()}
+    for name, tracker in errors.items():
+        tol, summary = tracker.tolerance, outputs[name]
+        if tracker.outside:
+            failures.setdefault(
+                f"output {name!r}: {tracker.outside} of {tracker.elements} elements differ by more than "
+                f"atol {tol.atol:g} + rtol {tol.rtol:g}·|reference| (max abs error {summary['max_abs']:.3g})")
+        if tracker.elements and summary["mean_abs"] > tol.mean_atol:
+            failures.setdefault(f"output {name!r}: mean abs error {summary['mean_abs']:.3g} is above "
+                                f"mean_atol {tol.mean_atol:g}")
+        summary["passed"] = not (tracker.failed or tracker.outside or summary["mean_abs"] > tol.mean_atol)
+    for message in failures:
+        yield Log("warning", f"Parity: {message}", PARITY)
+    criteria = {"default": dataclasses.asdict(options.default)}
+    criteria.update({name: dataclasses.asdict(tol) for name, tol in options.per_output.items()})
+    return ParityResult(
+        passed=not failures and all(o["passed"] for o in outputs.values()),
+        reference=reference.describe(), candidate=candidate.describe(), batches=len(sizes),
+        batch_size=sizes[0], seed=options.seed, inputs=options.inputs_npz or "random",
+        criteria=criteria, outputs=outputs, failures=list(failures))
+
+
+def _compare(name: str, ref: np.ndarray, cand: np.ndarray, tracker: _OutputErrors, failures: dict[str, None],
+             candidate_runtime: str) -> tuple[float, float, bool]:
+    """Fold one batch of one output into ``tracker``; (max_abs, mean_abs, passed) of the batch."""
+    nan = float("nan")
+    if ref.shape != cand.shape:
+        tracker.failed = True
+        failures.setdefault(f"output {name!r}: shape {tuple(cand.shape)} from {candidate_runtime}, "
+                            f"{tuple(ref.shape)} from the reference")
+        return nan, nan, False
+    if ref.dtype != cand.dtype:
+        tracker.failed = True
+        failures.setdefault(f"output {name!r}: dtype {cand.dtype} from {candidate_runtime}, {ref.dtype} "
+                            f"from the reference")
+    ref64, cand64 = ref.astype(np.float64), cand.astype(np.float64)
+    counts = {"nan_reference": int(np.isnan(ref64).sum()), "inf_reference": int(np.isinf(ref64).sum()),
+              "nan_candidate": int(np.isnan(cand64).sum()), "inf_candidate": int(np.isinf(cand64).sum())}
+    for key, count in counts.items():
+        setattr(tracker, key, getattr(tracker, key) + count)
+    if any(counts.values()):
+        tracker.failed = True
+        failures.setdefault(f"output {name!r} has non-finite values: reference {tracker.nan_reference} NaN / "
+                            f"{tracker.inf_reference} Inf, {candidate_runtime} {tracker.nan_candidate} NaN / "
+                            f"{tracker.inf_candidate} Inf")
+    finite = np.isfinite(ref64) & np.isfinite(cand64)
+    diff = np.abs(cand64[finite] - ref64[finite])
+    if diff.size == 0:
+        return nan, nan, False
+    tol = tracker.tolerance
+    ref_abs = np.abs(ref64[finite])
+    outside = int((diff > tol.atol + tol.rtol * ref_abs).sum())
+    max_abs, mean_abs = float(diff.max()), float(diff.mean())
+    tracker.elements += diff.size
+    tracker.abs_sum += float(diff.sum())
+    tracker.max_abs = max(tracker.max_abs, max_abs)
+    tracker.max_rel = max(tracker.max_rel, float((diff / np.maximum(ref_abs, np.finfo(np.float64).tiny)).max()))
+    tracker.outside += outside
+    tracker.samples.append(diff[:: max(1, diff.size // SAMPLE_CAP)].astype(np.float32))
+    passed = outside == 0 and mean_abs <= tol.mean_atol and not any(counts.values()) and ref.dtype == cand.dtype
+    return max_abs, mean_abs, passed
