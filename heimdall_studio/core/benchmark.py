@@ -1,0 +1,152 @@
+"""Benchmark step: latency of PyTorch and ONNX Runtime, per device and batch size.
+
+Runtimes run one after another, never concurrently (PyTorch's OpenMP threads
+collapse beside a competing process). Samples travel as LatencySamples about
+every 100 ms. A device or runtime that cannot run here still gets an entry,
+``available: false`` with the reason, so the GPU column says why it is empty.
+The CPU time other processes used during each measurement is reported as
+``contention`` and warned about when high.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heimdall_studio.core.cancel import CancelToken
+from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.events import BENCHMARK, Event, LatencySamples, Log, Progress, json_safe
+from heimdall_studio.core.feeds import random_feed
+from heimdall_studio.core.model import LoadedModel
+from heimdall_studio.core.runners import CPU_PROVIDER, CUDA_PROVIDER, OrtRunner, Runner, TorchRunner, cuda_availability
+from heimdall_studio.core.specs import BenchmarkOptions
+from heimdall_studio.core.stats import ContentionMeter, latency_stats
+
+FLUSH_S = 0.1  # how often samples are sent
+CONTENTION_WARNING = 0.2  # other processes' share of the CPU that makes figures suspect
+RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+
+
+@dataclass
+class BenchmarkResult:
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def speedup(self) -> dict[str, dict[str, float]]:
+        """device → batch size → PyTorch p50 / ONNX Runtime p50 (> 1: ONNX Runtime is faster)."""
+        p50 = {(e["runtime"], e["device"], e["batch_size"]): e["p50_ms"] for e in self.entries if e["available"]}
+        out: dict[str, dict[str, float]] = {}
+        for (runtime, device, batch), torch_ms in p50.items():
+            ort_ms = p50.get(("onnxruntime", device, batch))
+            if runtime == "pytorch" and ort_ms:
+                out.setdefault(device, {})[str(batch)] = torch_ms / ort_ms
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe({"entries": self.entries, "speedup": self.speedup})
+
+
+def benchmark_step(model: LoadedModel, onnx_path: Path | None, options: BenchmarkOptions,
+                   cancel: CancelToken) -> Generator[Event, None, BenchmarkResult]:
+    """Measure every device × runtime × batch size of ``options``. BadInputError
+    when a CPU runner cannot run the model; CUDA problems become unavailable entries."""
+    cuda = cuda_availability() if "cuda" in options.devices else {}
+    result = BenchmarkResult()
+    plan = [(device, runtime) for device in options.devices for runtime in options.runtimes]
+    total = len(plan) * len(options.batch_sizes)
+    rng = np.random.default_rng(options.seed)
+    feeds = {size: random_feed(model.inputs, size, rng) for size in options.batch_sizes}
+    for device, runtime in plan:
+        cancel.raise_if_cancelled()
+        runner, reason = _runner(model, onnx_path, runtime, device, options.threads, cuda)
+        if runner is not None:
+            try:
+                runner.activate()
+            except BadInputError as exc:
+                if device == "cpu":
+                    raise
+                runner, reason = None, exc.message
+        if runner is None:
+            provider = "torch" if runtime == "pytorch" else (CUDA_PROVIDER if device == "cuda" else CPU_PROVIDER)
+            yield Log("info", f"{RUNTIME_NAMES[runtime]} on {device} is not measured: {reason}", BENCHMARK)
+            result.entries += [{"runtime": runtime, "device": device, "provider": provider, "batch_size": size,
+                                "available": False, "reason": reason} for size in options.batch_sizes]
+            continue
+        try:
+            for size in options.batch_sizes:
+                done = len(result.entries)
+                yield Progress(BENCHMARK, done, total, f"{RUNTIME_NAMES[runtime]} on {device}, batch {size}")
+                entry = yield from _measure(runner, feeds[size], size, options, cancel)
+                result.entries.append(entry)
+        finally:
+            runner.deactivate()
+    yield Progress(BENCHMARK, total, total, "done")
+    return result
+
+
+def _runner(model: LoadedModel, onnx_path: Path | None, runtime: str, device: str, threads: int,
+            cuda: dict[str, Any]) -> tuple[Runner | None, str]:
+    """The runner for one column, or None and why it cannot run here."""
+    if runtime == "pytorch":
+        if model.module is None:
+            return None, "the source is an ONNX file; PyTorch needs a PyTorch model (give --reference)"
+        if device == "cuda" and not cuda["torch"]["available"]:
+            return None, cuda["torch"]["reason"]
+        return TorchRunner(model.module, [s.name for s in model.inputs], model.output_names, device, threads,
+                           input_specs=model.inputs), ""
+    if runtime == "onnxruntime":
+        if onnx_path is None:
+            return None, "there is no valid ONNX file to run (export skipped or validation failed)"
+        if device == "cuda" and not cuda["onnxruntime"]["available"]:
+            return None, cuda["onnxruntime"]["reason"]
+        providers = (CUDA_PROVIDER, CPU_PROVIDER) if device == "cuda" else (CPU_PROVIDER,)
+        return OrtRunner(onnx_path, providers, threads), ""
+    raise BadInputError(f"Unknown runtime {runtime!r}.", "Use pytorch or onnxruntime.")
+
+
+def _measure(runner: Runner, feed: dict[str, np.ndarray], batch_size: int, options: BenchmarkOptions,
+             cancel: CancelToken) -> Generator[Event, None, dict[str, Any]]:
+    def samples(ms: list[float], warmup: bool) -> LatencySamples:
+        return LatencySamples(runner.runtime, runner.device, runner.provider, batch_size, tuple(ms), warmup)
+
+    pending: list[float] = []
+    last_flush = time.perf_counter()
+    for _ in range(options.warmup):
+        cancel.raise_if_cancelled()
+        runner.infer(feed)
+        pending.append(runner.last_inference_ms)
+        if time.perf_counter() - last_flush >= FLUSH_S:
+            yield samples(pending, True)
+            pending, last_flush = [], time.perf_counter()
+    if pending:
+        yield samples(pending, True)
+        pending = []
+
+    measured: list[float] = []
+    meter = ContentionMeter()
+    meter.start()
+    started = last_flush = time.perf_counter()
+    while not measured or (time.perf_counter() - started < options.duration_s if options.duration_s > 0
+                           else len(measured) < options.iterations):
+        cancel.raise_if_cancelled()
+        runner.infer(feed)
+        measured.append(runner.last_inference_ms)
+        pending.append(runner.last_inference_ms)
+        if time.perf_counter() - last_flush >= FLUSH_S:
+            yield samples(pending, False)
+            pending, last_flush = [], time.perf_counter()
+    contention = meter.stop()
+    if pending:
+        yield samples(pending, False)
+    if contention >= CONTENTION_WARNING:
+        yield Log("warning", f"Other processes used {contention:.0%} of the CPU while {runner.describe()} ran at "
+                             f"batch {batch_size}; its latencies are likely inflated. Close other work and rerun.",
+                  BENCHMARK)
+    return {"runtime": runner.runtime, "device": runner.device, "provider": runner.provider,
+            "batch_size": batch_size, "iterations": len(measured), **latency_stats(measured, batch_size),
+            "available": True, "threads": runner.threads, "contention": round(contention, 3)}

@@ -1,0 +1,135 @@
+"""Metadata step: what a registry and a serving system need to know about the file.
+
+sha256 and size of the .onnx and each external data file, parameter counts, the
+IO spec, the exporter, library versions and UTC timestamps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import platform
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from heimdall_studio.core.cancel import CancelToken
+from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.events import METADATA, Event, Progress, json_safe
+from heimdall_studio.core.model import LoadedModel
+from heimdall_studio.core.onnx_files import initializer_stats, io_specs, load_structure, onnx_file_parts
+
+__all__ = ["MetadataResult", "metadata_step", "onnx_file_parts", "sha256_file"]
+
+CHUNK = 1 << 20
+PROGRESS_EVERY_S = 0.1
+DISTRIBUTIONS = {"torch": ("torch",), "onnx": ("onnx",), "onnxscript": ("onnxscript",),
+                 "onnxruntime": ("onnxruntime", "onnxruntime-gpu"), "numpy": ("numpy",)}
+
+
+@dataclass
+class MetadataResult:
+    onnx_path: str
+    sha256: str  # of the .onnx file itself
+    size_bytes: int  # of the .onnx file itself
+    total_size_bytes: int  # the .onnx and its external data
+    files: list[dict[str, Any]] = field(default_factory=list)  # name, path, size_bytes, sha256, modified_at
+    parameters: int | None = None
+    trainable_parameters: int | None = None
+    parameters_from: str = ""  # "module" | "onnx_initializers"
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)  # LoadedModel.describe()
+    export: dict[str, Any] | None = None  # ExportResult.to_dict(), when this run exported
+    opsets: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(self)
+
+
+def sha256_file(path: Path, chunk: int = CHUNK) -> str:
+    """Hex sha256 of a file, read in ``chunk``-byte pieces."""
+    digest = hashlib.sha256()
+    for _ in _hash_chunks(digest, Path(path), chunk):
+        pass
+    return digest.hexdigest()
+
+
+def _hash_chunks(digest: Any, path: Path, chunk: int) -> Iterator[int]:
+    """Feed ``path`` into ``digest``; yield the byte count of each piece."""
+    with open(path, "rb") as f:
+        while piece := f.read(chunk):
+            digest.update(piece)
+            yield len(piece)
+
+
+def metadata_step(onnx_path: Path, model: LoadedModel, export: Any | None,
+                  cancel: CancelToken) -> Generator[Event, None, MetadataResult]:
+    """Describe ``onnx_path`` (``export`` is this run's ExportResult, if any).
+    BadInputError when the file or one of its external data files is missing."""
+    onnx_path = Path(onnx_path)
+    structure = load_structure(onnx_path)
+    parts = onnx_file_parts(onnx_path)
+    missing = [p.name for p in parts if not p.is_file()]
+    if missing:
+        raise BadInputError(f"{onnx_path.name} refers to {', '.join(missing)}, which is missing.",
+                            "Keep the .onnx and its .data file(s) together in one folder.")
+    total = sum(p.stat().st_size for p in parts)
+    files, hashed, last = [], 0, time.perf_counter()
+    yield Progress(METADATA, 0, total, f"Hashing {onnx_path.name}")
+    for part in parts:
+        digest = hashlib.sha256()
+        for count in _hash_chunks(digest, part, CHUNK):
+            hashed += count
+            if time.perf_counter() - last >= PROGRESS_EVERY_S:
+                cancel.raise_if_cancelled()
+                yield Progress(METADATA, hashed, total, f"Hashing {part.name}")
+                last = time.perf_counter()
+        stat = part.stat()
+        files.append({"name": part.name, "path": str(part), "size_bytes": stat.st_size,
+                      "sha256": digest.hexdigest(), "modified_at": _utc(stat.st_mtime)})
+    yield Progress(METADATA, total, total, "Hashed")
+
+    inputs, outputs = io_specs(structure)
+    parameters, trainable, source = _parameter_counts(model, structure)
+    return MetadataResult(
+        onnx_path=str(onnx_path), sha256=files[0]["sha256"], size_bytes=files[0]["size_bytes"],
+        total_size_bytes=total, files=files, parameters=parameters, trainable_parameters=trainable,
+        parameters_from=source, inputs=[s.to_dict() for s in inputs], outputs=[s.to_dict() for s in outputs],
+        source=model.describe(), export=export.to_dict() if export is not None else None,
+        opsets={imp.domain: imp.version for imp in structure.opset_import},
+        versions=library_versions(), created_at=_utc(time.time()))
+
+
+def _parameter_counts(model: LoadedModel, structure: Any) -> tuple[int, int | None, str]:
+    module = model.module
+    if module is not None:
+        from heimdall_studio.core.runners import torch_module
+
+        params = list(torch_module(module).parameters())
+        return (sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad), "module")
+    return initializer_stats(structure)[0], None, "onnx_initializers"
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a result depends on (absent ones omitted)."""
+    import heimdall_studio
+
+    versions = {"python": platform.python_version(), "heimdall_studio": heimdall_studio.__version__}
+    for key, names in DISTRIBUTIONS.items():
+        for name in names:
+            try:
+                versions[key] = importlib.metadata.version(name)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def _utc(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
