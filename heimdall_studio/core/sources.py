@@ -174,7 +174,8 @@ def _load_untrusted(path: Path, file_format: str, options: SourceOptions, safe_e
                             "Copy or save the file again; check that it was written completely.") from None
     unsafe = [name for name in found if name not in _allowed_globals()]
     if not unsafe:
-        raise BadInputError(f"{path} could not be read as a PyTorch file ({one_line(safe_error)}).",
+        raise BadInputError(f"{path} is not a readable PyTorch file: it is cut short or damaged, or was written "
+                            f"by an incompatible PyTorch version ({one_line(safe_error)}).",
                             "Copy or save the file again; check that it was written completely.")
     if not options.trust:
         raise BadInputError(
@@ -200,7 +201,7 @@ def _allowed_globals() -> set[str]:
         allowed = set(_get_allowed_globals())
     except Exception:
         allowed = {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch.FloatStorage"}
-    return allowed | {"__builtin__.set"}
+    return allowed
 
 
 def _load_state_dict_file(path: Path, content: Mapping[str, Any], options: SourceOptions) -> LoadedModel:

@@ -144,7 +144,8 @@ def pickle_globals(path: Path, file_format: str) -> list[str]:
         parsed_one = True
         if file_format == TORCH_ZIP:
             break
-    return list(dict.fromkeys(found))
+    # Protocol 2 pickles name the builtins module "__builtin__".
+    return list(dict.fromkeys(name.replace("__builtin__.", "builtins.", 1) for name in found))
 
 
 def _onnx_dtype(elem_type: int) -> str:
