@@ -242,7 +242,7 @@ def _load_state_dict_file(path: Path, content: Mapping[str, Any], options: Sourc
                                 f"(keys such as {sample}).",
                                 "Pass --model-class package.module:Class (and --model-kwargs if its __init__ "
                                 "needs arguments) so the weights can be loaded into it.")
-        built = build_localization_net(state_dict, prefix, kwargs)
+        built = build_localization_net(state_dict, prefix, kwargs, given)
     metadata.update(built.metadata)
     for key in ("demo", "seed"):
         if key in heimdall:

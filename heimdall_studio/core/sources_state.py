@@ -183,11 +183,13 @@ def localization_prefix(state_dict: Mapping[str, Any]) -> str | None:
     return None
 
 
-def build_localization_net(state_dict: Mapping[str, Any], prefix: str, kwargs: Mapping[str, Any]) -> BuiltModule:
+def build_localization_net(state_dict: Mapping[str, Any], prefix: str, kwargs: Mapping[str, Any],
+                           kwargs_given: bool = False) -> BuiltModule:
     """The built-in LocalizationNet of the size the weights have, with the weights loaded.
 
     The backbone size always comes from the weights (a ``backbone`` in ``kwargs`` is
-    ignored). Raises BadInputError for inconsistent checkpoints (see
+    ignored). Kwargs from the file that LocalizationNet does not take are dropped;
+    ``kwargs_given`` (the user's --model-kwargs) makes them an error instead. Raises BadInputError for inconsistent checkpoints (see
     :func:`heimdall_studio.models.localization_net.infer_backbone`) or weights that do not fit.
     """
     import torch
@@ -199,7 +201,8 @@ def build_localization_net(state_dict: Mapping[str, Any], prefix: str, kwargs: M
               for k, v in state_dict.items() if k.startswith(prefix)}
     dropped = [k for k in state_dict if not k.startswith(prefix)]
     backbone = infer_backbone(fitted)
-    kwargs = {k: v for k, v in accepted_kwargs(LocalizationNet, kwargs).items() if k != "backbone"}
+    kwargs = {k: v for k, v in (kwargs if kwargs_given else accepted_kwargs(LocalizationNet, kwargs)).items()
+              if k != "backbone"}
     label = f"LocalizationNet(convnext_{backbone})"
     # Built on the meta device: random initialisation of ~28M-200M parameters would be
     # thrown away by the load. Every parameter and buffer is persistent, so strict
@@ -231,7 +234,7 @@ def build_model_class(state_dict: Mapping[str, Any], class_spec: str, kwargs: Ma
     if cls is LocalizationNet:
         prefix = localization_prefix(state_dict)
         if prefix is not None:
-            built = build_localization_net(state_dict, prefix, kwargs)
+            built = build_localization_net(state_dict, prefix, kwargs, kwargs_given)
             built.architecture = f"{built.architecture} ({class_spec})"
             return built
     module = instantiate(cls, kwargs, class_spec)

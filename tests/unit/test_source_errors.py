@@ -77,6 +77,7 @@ def test_random_bytes_named_pt(tmp_path):
     path.write_bytes(random.Random(0).randbytes(4096))
     error = bad_input(path)
     assert "noise.pt" in error.message
+    assert "not a model file" in error.message or "cut short or damaged" in error.message
 
 
 def test_truncated_onnx(tmp_path):
@@ -222,3 +223,9 @@ def test_the_marker_payload_does_run_when_trusted(tmp_path):
     loaded = load_source(path, SourceOptions(trust=True, model_class=TWO_HEAD, inputs=TWO_HEAD_INPUT))
     assert loaded.architecture == TWO_HEAD
     assert marker.read_text() == "code from the file ran"
+
+
+def test_model_kwargs_the_builtin_model_rejects(demo_checkpoint):
+    error = bad_input(demo_checkpoint, model_kwargs={"dropout": 0.5})
+    assert "LocalizationNet(convnext_tiny) does not accept --model-kwargs" in error.message
+    assert "unexpected keyword argument 'dropout'" in error.message

@@ -78,6 +78,20 @@ def test_lightning_style_localization_state_dict_needs_no_class(tmp_path, demo_s
     assert loaded.inputs == [INPUT_SPEC]
 
 
+def test_checkpoint_metadata_supplies_specs_and_kwargs(tmp_path):
+    net = _two_head(6, width=4)
+    path = tmp_path / "described.pt"
+    torch.save({"model_state_dict": net.state_dict(),
+                "heimdall": {"model_kwargs": {"width": 4},
+                             "inputs": [{"name": "x", "shape": ["batch", 3, 16, 8], "dtype": "float32"}],
+                             "outputs": ["where", "how_sure"]}}, path)
+    loaded = load_source(path, SourceOptions(model_class=TWO_HEAD))
+    assert loaded.kind == kinds.CHECKPOINT
+    assert loaded.inputs == [TensorSpec("x", ("batch", 3, 16, 8), "float32")]
+    assert loaded.output_names == ["where", "how_sure"]
+    assert _same_outputs(loaded.module, net, torch.randn(1, 3, 16, 8))
+
+
 def test_input_override_replaces_the_builtin_spec(demo_checkpoint):
     loaded = load_source(demo_checkpoint, SourceOptions(inputs=("mel_spectrogram:batch,3,128,64:float32",)))
     assert loaded.inputs == [TensorSpec("mel_spectrogram", ("batch", 3, 128, 64), "float32")]
