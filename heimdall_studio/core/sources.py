@@ -231,7 +231,8 @@ def _load_state_dict_file(path: Path, content: Mapping[str, Any], options: Sourc
     if options.model_kwargs:
         kwargs, given = dict(options.model_kwargs), True
     else:
-        kwargs, given = dict(heimdall.get("model_kwargs") or hyper), False
+        file_kwargs = heimdall.get("model_kwargs")
+        kwargs, given = dict(file_kwargs if isinstance(file_kwargs, Mapping) else hyper), False
     if options.model_class:
         built = build_model_class(state_dict, options.model_class, kwargs, given)
     else:
@@ -250,8 +251,12 @@ def _load_state_dict_file(path: Path, content: Mapping[str, Any], options: Sourc
     loaded = LoadedModel(kind=kind, source=str(path), module=built.module, architecture=built.architecture,
                          metadata=metadata)
     _apply_builtin_specs(loaded, built)
-    if heimdall.get("inputs"):
-        loaded.inputs = [TensorSpec.from_dict(spec) for spec in heimdall["inputs"]]
+    if heimdall.get("inputs") and not options.inputs:
+        try:
+            loaded.inputs = [TensorSpec.from_dict(spec) for spec in heimdall["inputs"]]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise BadInputError(f"{path}: the input specs in its 'heimdall' metadata are malformed ({one_line(exc)}).",
+                                _INPUT_HINT + " --input overrides the file's specs.") from None
     if heimdall.get("outputs"):
         loaded.output_names = [str(name) for name in heimdall["outputs"]]
     return loaded

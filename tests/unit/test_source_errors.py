@@ -229,3 +229,12 @@ def test_model_kwargs_the_builtin_model_rejects(demo_checkpoint):
     error = bad_input(demo_checkpoint, model_kwargs={"dropout": 0.5})
     assert "LocalizationNet(convnext_tiny) does not accept --model-kwargs" in error.message
     assert "unexpected keyword argument 'dropout'" in error.message
+
+
+def test_malformed_metadata_specs(tmp_path):
+    path = tmp_path / "described.pt"
+    torch.save({"model_state_dict": TwoHeadNet().state_dict(), "heimdall": {"inputs": [{"shape": [1, 3, 16, 8]}]}},
+               path)
+    error = bad_input(path, model_class=TWO_HEAD)
+    assert "'heimdall' metadata are malformed" in error.message
+    assert load_source(path, SourceOptions(model_class=TWO_HEAD, inputs=TWO_HEAD_INPUT)).inputs[0].name == "x"
