@@ -1,0 +1,377 @@
+"""The main window: docks a user can rearrange, menus and shortcuts, and the run life cycle.
+
+One engine run at a time (recognising a source, the pipeline, or a push). Its events are
+routed to the panels; nothing heavy happens on this thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QStyle,
+    QWidget,
+)
+
+from heimdall_studio.core.errors import HeimdallError
+from heimdall_studio.core.events import (
+    BENCHMARK,
+    EXPORT,
+    LOAD,
+    METADATA,
+    PARITY,
+    VALIDATE,
+    LatencySamples,
+    Log,
+    ParityBatch,
+    PipelineFinished,
+    StepFailed,
+    StepFinished,
+)
+from heimdall_studio.engine.request import DEFAULT_STEPS, PipelineRequest
+from heimdall_studio.gui.engine_worker import EngineRun
+from heimdall_studio.gui.netron_view import NetronView
+from heimdall_studio.gui.panels.latency_view import LatencyView
+from heimdall_studio.gui.panels.options_form import OptionsForm
+from heimdall_studio.gui.panels.parity_view import ParityView
+from heimdall_studio.gui.panels.pipeline_panel import PipelinePanel
+from heimdall_studio.gui.panels.source_panel import OPEN_FILTER, SourcePanel, display_name
+from heimdall_studio.gui.panels.validation_view import ValidationView
+from heimdall_studio.gui.session import ModelSession
+from heimdall_studio.gui.window_state import MAX_RECENT, gui_settings
+
+PURPOSE_TEXT = {"load": "Recognising {name}…", "pipeline": "Running the pipeline on {name}…",
+                "push": "Pushing {name}…"}
+
+
+class MainWindow(QMainWindow):
+    first_painted = Signal()
+    run_finished = Signal(object)  # PipelineFinished of any engine run
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Heimdall Studio")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.settings: QSettings = gui_settings()
+        self.session = ModelSession()
+        self.run: EngineRun | None = None
+        self.run_purpose = ""
+        self._painted = False
+        self._closing = False
+
+        self.source_panel = SourcePanel()
+        self.options = OptionsForm()
+        self.pipeline = PipelinePanel()
+        self.validation = ValidationView()
+        self.parity = ParityView()
+        self.latency = LatencyView()
+        self.graph = NetronView()
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setMaximumBlockCount(5000)
+
+        self.docks: dict[str, QDockWidget] = {}
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self._add_dock("Source", self.source_panel, left)
+        self._add_dock("Options", self.options, left)
+        self._add_dock("Pipeline", self.pipeline, left)
+        for title, widget in (("Validation", self.validation), ("Parity", self.parity),
+                              ("Latency", self.latency), ("Graph", self.graph)):
+            self._add_dock(title, widget, right)
+        self._add_dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["Source"], self.docks["Options"])
+        for title in ("Parity", "Latency", "Graph"):
+            self.tabifyDockWidget(self.docks["Validation"], self.docks[title])
+        self.docks["Source"].raise_()
+        self.docks["Validation"].raise_()
+        self._default_state = self.saveState()
+
+        self._make_actions()
+        self._make_status_bar()
+        self._connect()
+        self._restore_window_state()
+        self.installEventFilter(self)
+
+    # -- construction -------------------------------------------------------------------------------
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")  # saveState() keys docks by object name
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, icon=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        action.setToolTip(tip or text)
+        action.setStatusTip(tip or text)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.open_action = self._action("&Open model…", self.choose_source, QKeySequence.StandardKey.Open,
+                                        sp.SP_DialogOpenButton, "Open a checkpoint, TorchScript, .pt2 or .onnx")
+        self.run_action = self._action("&Run pipeline", self.run_pipeline, "Ctrl+R", sp.SP_MediaPlay,
+                                       "Export → validate → parity → benchmark → metadata")
+        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", sp.SP_MediaStop,
+                                          "Stop the engine")
+        self.cancel_action.setEnabled(False)
+        quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        reset_layout = self._action("Reset layout", lambda: self.restoreState(self._default_state))
+
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self.open_action)
+        menu.addSeparator()
+        menu.addAction(quit_action)
+        menu = self.menuBar().addMenu("&Pipeline")
+        menu.addAction(self.run_action)
+        menu.addAction(self.cancel_action)
+        self.view_menu = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(reset_layout)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("toolbar_main")
+        toolbar.addActions([self.open_action, self.run_action, self.cancel_action])
+
+    def _make_status_bar(self) -> None:
+        self.activity_label = QLabel("Idle")
+        self.profile_label = QLabel("")
+        self.statusBar().addWidget(self.activity_label, 1)
+        self.statusBar().addPermanentWidget(self.profile_label)
+
+    def _connect(self) -> None:
+        self.source_panel.open_requested.connect(self.choose_source)
+        self.source_panel.source_chosen.connect(self.open_source)
+        self.source_panel.reload_requested.connect(self.recognise_source)
+        self.pipeline.run_requested.connect(self.run_pipeline)
+        self.pipeline.cancel_requested.connect(self.cancel_run)
+        self.source_panel.set_recent(self.recent_files())
+
+    # -- window state -------------------------------------------------------------------------------
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        if state is not None:
+            self.restoreState(state)
+
+    def _save_window_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent/files", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, source: str) -> None:
+        recent = [source] + [p for p in self.recent_files() if p != source]
+        self.settings.setValue("recent/files", recent[:MAX_RECENT])
+        self.source_panel.set_recent(recent[:MAX_RECENT])
+
+    # -- first paint: then the slower parts ---------------------------------------------------------
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self and event.type() == QEvent.Type.Paint and not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self._after_first_paint)
+        return super().eventFilter(obj, event)
+
+    def _after_first_paint(self) -> None:
+        self.first_painted.emit()
+        self.parity.build()
+        self.latency.build()
+
+    # -- sources ------------------------------------------------------------------------------------
+    def choose_source(self) -> None:
+        start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, OPEN_FILTER)
+        if path:
+            self.open_source(path)
+
+    def open_source(self, source: str) -> None:
+        """Make ``source`` the current model and ask the engine what it is."""
+        if self.run is not None:
+            self.statusBar().showMessage("Wait for the current run to finish, or cancel it first.", 5000)
+            return
+        self.graph.stop()
+        self.session = ModelSession(source=source)
+        self.source_panel.set_source(source)
+        for view in (self.validation, self.parity, self.latency):
+            view.clear()
+        self.pipeline.reset(())
+        self.pipeline.status.setText(f"{display_name(source)} — press Run when it has been recognised.")
+        self.setWindowTitle(f"{display_name(source)} — Heimdall Studio")
+        self._remember(source)
+        self.recognise_source()
+
+    def recognise_source(self) -> None:
+        if self.session.source and self.run is None:
+            self._start_run((LOAD,), "load")
+
+    # -- runs ---------------------------------------------------------------------------------------
+    def build_request(self, steps: tuple[str, ...], **extra) -> PipelineRequest:
+        """The request for the current source and forms; raises BadInputError for bad form input."""
+        from heimdall_studio.gui.window_state import default_out_dir
+
+        out_dir = self.options.out_dir.text().strip() or str(default_out_dir(self.session.source))
+        return PipelineRequest(source=self.session.source, out_dir=out_dir, steps=steps,
+                               source_options=self.source_panel.source_options(),
+                               export=self.options.export_options(), parity=self.options.parity_options(),
+                               benchmark=self.options.benchmark_options(), **extra)
+
+    def run_pipeline(self) -> None:
+        if self.run is not None or not self.session.source:
+            if not self.session.source:
+                self.statusBar().showMessage("Open a model first (Ctrl+O).", 5000)
+            return
+        self._start_run(DEFAULT_STEPS, "pipeline")
+
+    def _start_run(self, steps: tuple[str, ...], purpose: str, **extra) -> bool:
+        try:
+            request = self.build_request(steps, **extra)
+        except HeimdallError as exc:
+            banner = self.source_panel.error if purpose == "load" else self.pipeline.error
+            banner.show_error(exc.message, exc.hint)
+            return False
+        if purpose == "pipeline":
+            self.graph.stop()
+            self.session.reset_run()
+            for view in (self.validation, self.parity, self.latency):
+                view.clear()
+            self.pipeline.reset(steps)
+            self.docks["Pipeline"].raise_()
+        self.run_purpose = purpose
+        self.run = EngineRun(request, self)
+        self.run.event.connect(self._on_event)
+        self.run.finished.connect(self._on_run_finished)
+        what = PURPOSE_TEXT[purpose].format(name=display_name(self.session.source))
+        self._set_running(True, what)
+        self.run.start()
+        return True
+
+    def cancel_run(self) -> None:
+        if self.run is None:
+            return
+        self.run.cancel()
+        self.pipeline.show_cancelling()
+        self.activity_label.setText("Cancelling…")
+
+    def _set_running(self, running: bool, what: str = "") -> None:
+        self.activity_label.setText(what if running else "Idle")
+        self.pipeline.set_running(running, what)
+        self.run_action.setEnabled(not running)
+        self.cancel_action.setEnabled(running)
+        self.open_action.setEnabled(not running)
+        self.source_panel.open_button.setEnabled(not running)
+        self.source_panel.reload_button.setEnabled(not running)
+
+    def _on_event(self, event: object) -> None:
+        if self.run_purpose != "load":
+            self.session.record(event)
+        if isinstance(event, LatencySamples):
+            self.latency.add_samples(event)
+        elif isinstance(event, ParityBatch):
+            self.parity.add_batch(event)
+        elif isinstance(event, Log):
+            self.log.appendPlainText(f"[{event.level}] {event.step + ': ' if event.step else ''}{event.message}")
+        elif self.run_purpose == "load":
+            self._on_load_event(event)
+            return
+        if self.run_purpose == "pipeline":
+            self.pipeline.handle(event)
+        if isinstance(event, StepFinished):
+            self._show_result(event)
+
+    def _on_load_event(self, event: object) -> None:
+        if isinstance(event, StepFinished) and event.step == LOAD:
+            self.source_panel.show_recognised(event.result)
+            self.pipeline.status.setText(f"{display_name(self.session.source)} recognised — press Run (Ctrl+R).")
+        elif isinstance(event, StepFailed):
+            self.source_panel.show_load_error(event.message, event.hint, event.details)
+            self.pipeline.status.setText("The source could not be opened — see Source.")
+            self.docks["Source"].raise_()
+
+    def _show_result(self, event: StepFinished) -> None:
+        if event.step == LOAD:
+            self.source_panel.show_recognised(event.result)
+        elif event.step == EXPORT:
+            self.validation.show_export(event.result)
+        elif event.step == VALIDATE:
+            self.validation.show_validation(event.result)
+            self.docks["Parity"].raise_()
+        elif event.step == PARITY:
+            self.parity.show_result(event.result)
+            self.docks["Latency"].raise_()
+        elif event.step == BENCHMARK:
+            self.latency.show_result(event.result)
+        elif event.step == METADATA:
+            self.validation.show_metadata(event.result)
+
+    def _on_run_finished(self, finished: PipelineFinished) -> None:
+        purpose, self.run, self.run_purpose = self.run_purpose, None, ""
+        self._set_running(False)
+        self.activity_label.setText({"passed": "Done", "cancelled": "Cancelled: engine stopped"}.get(
+            finished.status, f"Finished: {finished.status}"))
+        if purpose == "pipeline" and self.session.onnx_path and not self._closing:
+            self.graph.show_model(self.session.onnx_path)
+        self.run_finished.emit(finished)
+
+    # -- drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_source(paths[0])
+
+    # -- closing ------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        if self.run is not None:
+            answer = QMessageBox.question(
+                self, "Stop the running step?",
+                "The engine is still working. Closing stops it; nothing from the unfinished step is kept.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self._closing = True
+            self.stop_run_and_wait()
+        self._closing = True
+        self._save_window_state()
+        self.graph.stop()
+        super().closeEvent(event)
+
+    def stop_run_and_wait(self, timeout_ms: int = 10000) -> None:
+        """Cancel the engine and keep the UI responsive until its worker has finished."""
+        if self.run is None:
+            return
+        from PySide6.QtCore import QEventLoop
+
+        loop = QEventLoop()
+        self.run.finished.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        self.run.cancel()
+        loop.exec()

@@ -1,0 +1,117 @@
+"""PyTorch vs ONNX Runtime: the error of each output batch by batch, and a pass/fail table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from heimdall_studio.core.events import ParityBatch
+from heimdall_studio.gui.theme import FAIL_COLOR, SERIES_COLORS
+from heimdall_studio.gui.widgets import ReadOnlyTable, format_number, pass_fail_item
+
+# log10(0) is -inf: exact matches are drawn on this floor instead.
+ERROR_FLOOR = 1e-12
+
+
+class ParityView(QWidget):
+    """Feed it ``ParityBatch`` events and the parity step's result; ``series`` holds the plotted data."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.series: dict[str, dict[str, list[float]]] = {}  # output -> {"batch", "max_abs", "mean_abs"}
+        self.atol: float | None = None
+        self._curves: dict[str, tuple[Any, Any]] = {}
+        self._tolerance_line = None
+        self._dirty = False
+        self.plot = None
+        self.verdict = QLabel("—")
+        self.table = ReadOnlyTable(["Output", "max |err|", "mean |err|", "max rel", "p99 |err|", "Result"])
+        self.table.setToolTip("Largest, mean and 99th-percentile absolute error of ONNX Runtime against "
+                              "PyTorch over all compared batches")
+        self._splitter = QSplitter(Qt.Orientation.Vertical)
+        self._placeholder = QLabel("The error plot appears here while parity runs.")
+        self._splitter.addWidget(self._placeholder)
+        self._splitter.addWidget(self.table)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self._splitter, 1)
+        self._timer = QTimer(self, interval=50)  # ~20 Hz redraw of whatever arrived meanwhile
+        self._timer.timeout.connect(self._redraw)
+
+    def build(self) -> None:
+        """Create the plot (imports pyqtgraph); called once the window has painted."""
+        if self.plot is not None:
+            return
+        from heimdall_studio.gui.plots import make_plot
+
+        self.plot = make_plot("Parity: ONNX Runtime vs PyTorch", "batch", "abs. error (log)", log_y=True)
+        self.plot.setToolTip("Solid: max abs. error per batch; dashed: mean; red line: atol")
+        self._splitter.replaceWidget(0, self.plot)
+        self._placeholder.deleteLater()
+        self._timer.start()
+
+    def clear(self) -> None:
+        self.series.clear()
+        self.atol = None
+        self.verdict.setText("—")
+        self.verdict.setStyleSheet("")
+        self.table.set_rows([])
+        if self.plot is not None:
+            item = self.plot.getPlotItem()
+            for max_curve, mean_curve in self._curves.values():
+                item.removeItem(max_curve)
+                item.removeItem(mean_curve)
+            if self._tolerance_line is not None:
+                item.removeItem(self._tolerance_line)
+        self._curves.clear()
+        self._tolerance_line = None
+
+    def add_batch(self, event: ParityBatch) -> None:
+        data = self.series.setdefault(event.output, {"batch": [], "max_abs": [], "mean_abs": []})
+        data["batch"].append(event.batch_index)
+        data["max_abs"].append(event.max_abs)
+        data["mean_abs"].append(event.mean_abs)
+        self.atol = event.atol
+        self._dirty = True
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        passed = bool(result.get("passed"))
+        self.verdict.setText("Parity passed" if passed else "Parity FAILED: " + "; ".join(
+            str(f) for f in result.get("failures", [])))
+        self.verdict.setStyleSheet(f"color: {pass_fail_item(passed).foreground().color().name()};")
+        rows = []
+        for name, out in result.get("outputs", {}).items():
+            rows.append([name] + [float(out.get(k, float("nan"))) for k in ("max_abs", "mean_abs", "max_rel",
+                                                                            "p99_abs")]
+                        + [pass_fail_item(out.get("passed"))])
+        self.table.set_rows(rows)
+
+    def _redraw(self) -> None:
+        if not self._dirty or self.plot is None:
+            return
+        self._dirty = False
+        import numpy as np
+
+        from heimdall_studio.gui.plots import pen
+
+        item = self.plot.getPlotItem()
+        for i, (name, data) in enumerate(self.series.items()):
+            if name not in self._curves:
+                color = SERIES_COLORS[i % len(SERIES_COLORS)]
+                self._curves[name] = (item.plot(pen=pen(color), symbol="o", symbolSize=5, symbolBrush=color,
+                                                name=f"{name} max"),
+                                      item.plot(pen=pen(color, dashed=True), name=f"{name} mean"))
+            x = np.asarray(data["batch"], dtype=float)
+            max_curve, mean_curve = self._curves[name]
+            max_curve.setData(x, np.maximum(np.asarray(data["max_abs"], dtype=float), ERROR_FLOOR))
+            mean_curve.setData(x, np.maximum(np.asarray(data["mean_abs"], dtype=float), ERROR_FLOOR))
+        if self.atol and self._tolerance_line is None:
+            import pyqtgraph as pg
+
+            # In log mode an InfiniteLine's position is in log10 units.
+            self._tolerance_line = pg.InfiniteLine(pos=np.log10(self.atol), angle=0, pen=pen(FAIL_COLOR, 1),
+                                                   label=f"atol {format_number(self.atol)}",
+                                                   labelOpts={"color": FAIL_COLOR, "position": 0.1})
+            item.addItem(self._tolerance_line)

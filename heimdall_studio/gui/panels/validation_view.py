@@ -1,0 +1,95 @@
+"""What the exported ONNX file is: inputs/outputs, opset, IR version, producer, ops, size, sha256."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, format_bytes, pass_fail_item
+
+
+def _shape_text(shape: list[Any]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+class ValidationView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.verdict = QLabel("—")
+        self.file = QLabel("—", wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.opset = QLabel("—")
+        self.ir_version = QLabel("—")
+        self.producer = QLabel("—")
+        self.nodes = QLabel("—")
+        self.size = QLabel("—")
+        self.sha256 = QLabel("—", textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sha256.setToolTip("sha256 of the .onnx file; the registry and the object store record the same")
+        self.errors = ErrorBanner()
+        self.tensors = ReadOnlyTable(["Role", "Name", "Shape", "Dtype"])
+        self.tensors.setToolTip("Inputs and outputs as recorded in the ONNX graph; names are dynamic axes")
+        self.ops = ReadOnlyTable(["Operator", "Count"])
+        self.ops.setSortingEnabled(True)
+        self.ops.setToolTip("How often each ONNX operator occurs in the graph")
+
+        form = QFormLayout()
+        for label, widget in (("Checker", self.verdict), ("File", self.file), ("Opset", self.opset),
+                              ("IR version", self.ir_version), ("Producer", self.producer),
+                              ("Nodes", self.nodes), ("Size", self.size), ("sha256", self.sha256)):
+            form.addRow(label, widget)
+        tables = QSplitter(Qt.Orientation.Horizontal)
+        tables.addWidget(self.tensors)
+        tables.addWidget(self.ops)
+        tables.setStretchFactor(0, 3)
+        tables.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.errors)
+        layout.addWidget(tables, 1)
+
+    def clear(self) -> None:
+        for label in (self.verdict, self.file, self.opset, self.ir_version, self.producer, self.nodes,
+                      self.size, self.sha256):
+            label.setText("—")
+        self.errors.clear()
+        self.tensors.set_rows([])
+        self.ops.set_rows([])
+
+    def show_export(self, result: dict[str, Any]) -> None:
+        self.file.setText(str(result.get("onnx_path", "—")))
+        self.size.setText(format_bytes(result.get("size_bytes")))
+
+    def show_validation(self, result: dict[str, Any]) -> None:
+        passed = bool(result.get("passed"))
+        item = pass_fail_item(passed)
+        self.verdict.setText("passed" if passed else "FAILED")
+        self.verdict.setStyleSheet(f"color: {item.foreground().color().name()}; font-weight: bold;")
+        opsets = result.get("opset_imports") or {}
+        if isinstance(opsets, dict):
+            self.opset.setText(", ".join(f"{d or 'ai.onnx'} {v}" for d, v in opsets.items()) or "—")
+        else:
+            self.opset.setText(str(opsets))
+        self.ir_version.setText(str(result.get("ir_version", "—")))
+        self.producer.setText(f"{result.get('producer_name', '')} {result.get('producer_version', '')}".strip()
+                              or "—")
+        self.nodes.setText(str(result.get("node_count", "—")))
+        if result.get("initializer_bytes") is not None and self.size.text() == "—":
+            self.size.setText(f"weights {format_bytes(result['initializer_bytes'])}")
+        rows = [["input", t["name"], _shape_text(t.get("shape", [])), t.get("dtype", "")]
+                for t in result.get("inputs", [])]
+        rows += [["output", t["name"], _shape_text(t.get("shape", [])), t.get("dtype", "")]
+                 for t in result.get("outputs", [])]
+        self.tensors.set_rows(rows)
+        histogram = result.get("op_histogram") or {}
+        self.ops.setSortingEnabled(False)
+        self.ops.set_rows(sorted(histogram.items(), key=lambda kv: -kv[1]))
+        self.ops.setSortingEnabled(True)
+        errors = result.get("errors") or []
+        if errors:
+            self.errors.show_error("The ONNX checker reported problems.", "", "\n".join(map(str, errors)))
+
+    def show_metadata(self, result: dict[str, Any]) -> None:
+        self.sha256.setText(str(result.get("sha256", "—")))
+        if result.get("size_bytes") is not None:
+            self.size.setText(format_bytes(result["size_bytes"]))

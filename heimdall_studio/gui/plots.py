@@ -1,0 +1,68 @@
+"""pyqtgraph set-up shared by the live plots, imported only after the window is shown."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+LIBRARY_OWNED = "heimdall_library_owned"
+
+
+def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False):
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    from heimdall_studio.gui.theme import plot_colors
+
+    background, foreground = plot_colors()
+    before = {id(w) for w in QApplication.topLevelWidgets()}
+    widget = pg.PlotWidget(background=background)
+    item = widget.getPlotItem()
+    item.setTitle(title, color=foreground)
+    for axis, label in (("bottom", x_label), ("left", y_label)):
+        item.setLabel(axis, label, color=foreground)
+        item.getAxis(axis).setTextPen(foreground)
+        item.getAxis(axis).setPen(foreground)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.setLogMode(y=log_y)
+    item.addLegend(offset=(-10, 10), labelTextColor=foreground)
+    item.setClipToView(True)
+    item.setDownsampling(auto=True, mode="peak")
+    widget.setMinimumHeight(160)
+    # pyqtgraph builds its context menus (and a scratch QWidget) without a parent and leaves them
+    # to Python's garbage collector; deleting them ourselves crashes PySide. Mark them as the
+    # library's so leak checks can tell them from ours.
+    for stray in QApplication.topLevelWidgets():
+        if id(stray) not in before:
+            stray.setProperty(LIBRARY_OWNED, True)
+    return widget
+
+
+def pen(color: str, width: float = 1.5, dashed: bool = False):
+    import pyqtgraph as pg
+    from PySide6.QtCore import Qt
+
+    return pg.mkPen(color, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+
+
+class GrowingBuffer:
+    """A preallocated float array that doubles when full; ``view`` is the filled part (no copy)."""
+
+    def __init__(self, capacity: int = 1024):
+        self._data = np.empty(capacity, dtype=np.float64)
+        self.size = 0
+
+    def extend(self, values) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        needed = self.size + len(values)
+        if needed > len(self._data):
+            grown = np.empty(max(needed, 2 * len(self._data)), dtype=np.float64)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size: needed] = values
+        self.size = needed
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._data[: self.size]
+

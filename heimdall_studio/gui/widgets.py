@@ -1,0 +1,143 @@
+"""Small widgets shared by the panels: the error banner and read-only tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QStyle,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from heimdall_studio.gui.theme import FAIL_COLOR
+
+
+class ErrorBanner(QFrame):
+    """What went wrong, the engine's hint on what to do, and the details on demand."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet(f"#errorBanner {{ border: 1px solid {FAIL_COLOR}; border-radius: 4px; }}")
+        icon = QLabel()
+        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(24, 24))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.message_label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.setStyleSheet("font-weight: bold;")
+        self.hint_label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_button = QToolButton(text="Details", checkable=True)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setToolTip("Show the engine's own output (traceback or log tail)")
+        self.details_button.toggled.connect(self._show_details)
+        self.details = QPlainTextEdit(readOnly=True)
+        self.details.setMaximumHeight(180)
+        self.details.hide()
+
+        text = QVBoxLayout()
+        text.addWidget(self.message_label)
+        text.addWidget(self.hint_label)
+        text.addWidget(self.details_button, alignment=Qt.AlignmentFlag.AlignLeft)
+        text.addWidget(self.details)
+        row = QHBoxLayout(self)
+        row.addWidget(icon)
+        row.addLayout(text, 1)
+        self.hide()
+
+    def show_error(self, message: str, hint: str = "", details: str = "") -> None:
+        self.message_label.setText(message)
+        self.hint_label.setText(hint)
+        self.hint_label.setVisible(bool(hint))
+        self.details.setPlainText(details)
+        self.details_button.setVisible(bool(details))
+        self.details_button.setChecked(False)
+        self.show()
+
+    def clear(self) -> None:
+        self.hide()
+
+    def _show_details(self, shown: bool) -> None:
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.details.setVisible(shown)
+
+
+class ReadOnlyTable(QTableWidget):
+    """A table filled from rows of values; numbers right-aligned."""
+
+    def __init__(self, headers: Sequence[str], parent: QWidget | None = None):
+        super().__init__(0, len(headers), parent)
+        self.setHorizontalHeaderLabels(list(headers))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+
+    def set_rows(self, rows: Sequence[Sequence[object]]) -> None:
+        self.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                self.setItem(r, c, _item(value))
+
+    def cell_text(self, row: int, column: int) -> str:
+        item = self.item(row, column)
+        return item.text() if item is not None else ""
+
+
+def _item(value: object) -> QTableWidgetItem:
+    if isinstance(value, QTableWidgetItem):
+        return value
+    if isinstance(value, float):
+        item = QTableWidgetItem(format_number(value))
+    else:
+        item = QTableWidgetItem("" if value is None else str(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item.setData(Qt.ItemDataRole.UserRole, value)
+    return item
+
+
+def format_number(value: float) -> str:
+    if value != value:  # NaN
+        return "NaN"
+    if value == 0:
+        return "0"
+    if abs(value) < 1e-3 or abs(value) >= 1e6:
+        return f"{value:.3e}"
+    return f"{value:.4g}"
+
+
+def format_bytes(size: int | None) -> str:
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def pass_fail_item(passed: bool | None) -> QTableWidgetItem:
+    from PySide6.QtGui import QColor
+
+    from heimdall_studio.gui.theme import PASS_COLOR
+
+    text = "—" if passed is None else ("pass" if passed else "FAIL")
+    item = QTableWidgetItem(text)
+    if passed is not None:
+        item.setForeground(QColor(PASS_COLOR if passed else FAIL_COLOR))
+    return item

@@ -1,0 +1,123 @@
+"""One end-to-end run with the real engine on a tiny model: open → recognise → Run → every view
+holds real values → Netron shows the graph → closing stops the server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog
+
+from tests.gui.conftest import SCREENSHOTS, TINY_CLASS, quick_options, screenshot, wait_for_run
+
+
+class StallMeter:
+    """How late a 10 ms timer fires on the UI thread: the longest event-loop stall."""
+
+    def __init__(self):
+        self.worst_ms = 0.0
+        self.ticks = 0
+        self._last = None
+        self._timer = QTimer(interval=10)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self):
+        self._last = time.monotonic()
+        self._timer.start()
+
+    def stop(self):
+        self._timer.stop()
+
+    def _tick(self):
+        now = time.monotonic()
+        self.worst_ms = max(self.worst_ms, (now - self._last - 0.010) * 1000)
+        self._last = now
+        self.ticks += 1
+
+
+def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tiny_checkpoint), ""))
+    window.source_panel.model_class.setText(TINY_CLASS)
+    window.open_action.trigger()  # Ctrl+O: the same path as the dialog
+    wait_for_run(qtbot, window)
+
+    panel = window.source_panel
+    assert panel.recognised, panel.error.message_label.text()
+    assert "TwoHeadNet" in panel.architecture.text()
+    assert int(panel.parameters.text().replace(",", "")) > 0
+    assert panel.inputs.rowCount() == 1 and panel.inputs.item(0, 1).text() == "batch,3,16,8"
+    assert window.recent_files()[0] == str(tiny_checkpoint)
+
+    quick_options(window)
+    meter = StallMeter()
+    meter.start()
+    started = time.monotonic()
+    window.run_action.trigger()  # Ctrl+R
+    assert window.run is not None
+    wait_for_run(qtbot, window)
+    meter.stop()
+    run_s = time.monotonic() - started
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS.parent / "ui_stall.txt").write_text(
+        f"longest UI stall during a pipeline run: {meter.worst_ms:.1f} ms over {meter.ticks} ticks, "
+        f"run {run_s:.1f} s\n")
+    print(f"\nlongest UI stall {meter.worst_ms:.1f} ms over a {run_s:.1f} s run")
+
+    assert window.session.status == "passed", window.pipeline.error.message_label.text()
+    rows = window.pipeline.rows
+    assert all(rows[s].state_name == "passed" for s in ("load", "export", "validate", "parity", "benchmark",
+                                                         "metadata"))
+    assert rows["export"].elapsed.text().endswith(" s")
+
+    tensors = window.validation.tensors
+    names = {(tensors.cell_text(r, 0), tensors.cell_text(r, 1)) for r in range(tensors.rowCount())}
+    assert names == {("input", "x"), ("output", "positions"), ("output", "uncertainties")}
+    assert window.validation.ir_version.text().isdigit()
+    assert len(window.validation.sha256.text()) == 64
+    assert window.validation.ops.rowCount() > 0
+
+    parity = window.parity
+    assert set(parity.series) == {"positions", "uncertainties"}
+    assert len(parity.series["positions"]["max_abs"]) >= 3
+    qtbot.waitUntil(lambda: len(parity._curves) == 2)
+    xs, ys = parity._curves["positions"][0].getOriginalDataset()
+    assert len(xs) >= 3 and all(y > 0 for y in ys)
+    assert parity.table.rowCount() == 2 and parity.table.cell_text(0, 5) == "pass"
+
+    latency = window.latency
+    timed = {key: s.timed.size for key, s in latency.series.items()}
+    assert timed[("onnxruntime", "cpu", 1)] == 30 and timed[("pytorch", "cpu", 4)] == 30
+    qtbot.waitUntil(lambda: len(latency._curves) == len(latency.series))
+    _, ys = latency._curves[("onnxruntime", "cpu", 1)][1].getOriginalDataset()
+    assert len(ys) == 30 and min(ys) > 0
+    cpu = latency.cpu.table
+    assert cpu.rowCount() == 4
+    assert all(float(cpu.cell_text(r, 2)) > 0 for r in range(cpu.rowCount()))
+    gpu_entries = [e for e in latency.entries if e["device"] == "cuda"]
+    if gpu_entries and not any(e.get("available", True) for e in gpu_entries):
+        assert latency.gpu.unavailable.isVisible() and "Not measured" in latency.gpu.unavailable.text()
+
+    graph = window.graph
+    assert graph.address is not None and Path(graph.model_path).suffix == ".onnx"
+    window.docks["Graph"].raise_()
+    nodes: list[int] = []
+
+    def graph_drawn() -> bool:
+        graph.count_nodes(nodes.append)
+        return bool(nodes) and (nodes[-1] or 0) > 0
+
+    qtbot.waitUntil(graph_drawn, timeout=30000)
+
+    for title in ("Validation", "Parity", "Latency", "Graph"):
+        window.docks[title].raise_()
+        qtbot.wait(200 if title != "Graph" else 500)
+        screenshot(window, f"main-{title.lower()}")
+    screenshot(window.pipeline, "pipeline-panel")
+
+    address = graph.address
+    window.close()
+    import netron
+
+    assert graph.address is None
+    qtbot.waitUntil(lambda: not netron.status(address), timeout=5000)
