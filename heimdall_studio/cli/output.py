@@ -100,7 +100,7 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
     if step == ev.VALIDATE:
         if not result.get("passed", True):
             return "; ".join(result.get("errors", []))[:200]
-        return (f"opset {result.get('opset_imports', {})}, IR {result.get('ir_version')}, "
+        return (f"opsets {result.get('opsets', {})}, IR {result.get('ir_version')}, "
                 f"{result.get('node_count')} nodes")
     if step == ev.PARITY:
         worst = max((o.get("max_abs", 0) for o in result.get("outputs", {}).values()

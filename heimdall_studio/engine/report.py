@@ -51,7 +51,7 @@ def _onnx_summary(report: dict[str, Any]) -> dict[str, Any]:
     export = report.get("export") or {}
     validation = report.get("validation") or {}
     metadata = report.get("metadata") or {}
-    opsets = validation.get("opset_imports") or {}
+    opsets = validation.get("opsets") or validation.get("opset_imports") or {}
     summary = dict(report.get("onnx") or {})
     summary.update({
         "path": metadata.get("onnx_path") or export.get("onnx_path") or summary.get("path"),

@@ -102,10 +102,10 @@ def _random_bytes(tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("make_source, extra, expected", [
     (lambda tmp: str(tmp / "nope.pt"), [], "nope.pt"),
-    (lambda tmp: str(tmp), [], "directory"),
+    (lambda tmp: str(tmp), [], "folder"),
     (_zero_byte, [], "empty"),
     (_random_bytes, [], "noise.pt"),
-    (lambda tmp: str(tmp / "nope.pt"), ["--input", "x:batch;3:float32"], "--input"),
+    (lambda tmp: str(tmp / "nope.pt"), ["--input", "x:batch;3:float32"], "input spec"),
     (lambda tmp: str(tmp / "nope.pt"), ["--model-kwargs", "{oops"], "--model-kwargs"),
     (lambda tmp: str(tmp / "nope.pt"), ["--bench-batch-sizes", "0"], "--bench-batch-sizes"),
 ])
