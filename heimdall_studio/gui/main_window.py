@@ -28,6 +28,7 @@ from heimdall_studio.core.events import (
     LOAD,
     METADATA,
     PARITY,
+    PUSH,
     VALIDATE,
     LatencySamples,
     Log,
@@ -43,6 +44,8 @@ from heimdall_studio.gui.panels.latency_view import LatencyView
 from heimdall_studio.gui.panels.options_form import OptionsForm
 from heimdall_studio.gui.panels.parity_view import ParityView
 from heimdall_studio.gui.panels.pipeline_panel import PipelinePanel
+from heimdall_studio.gui.panels.push_panel import PushPanel
+from heimdall_studio.gui.panels.registry_view import RegistryView
 from heimdall_studio.gui.panels.source_panel import OPEN_FILTER, SourcePanel, display_name
 from heimdall_studio.gui.panels.validation_view import ValidationView
 from heimdall_studio.gui.session import ModelSession
@@ -75,6 +78,8 @@ class MainWindow(QMainWindow):
         self.parity = ParityView()
         self.latency = LatencyView()
         self.graph = NetronView()
+        self.push_panel = PushPanel()
+        self.registry = RegistryView()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(5000)
 
@@ -84,12 +89,15 @@ class MainWindow(QMainWindow):
         self._add_dock("Source", self.source_panel, left)
         self._add_dock("Options", self.options, left)
         self._add_dock("Pipeline", self.pipeline, left)
+        self._add_dock("Push", self.push_panel, left)
         for title, widget in (("Validation", self.validation), ("Parity", self.parity),
-                              ("Latency", self.latency), ("Graph", self.graph)):
+                              ("Latency", self.latency), ("Graph", self.graph), ("Registry", self.registry)):
             self._add_dock(title, widget, right)
         self._add_dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["Source"], self.docks["Options"])
-        for title in ("Parity", "Latency", "Graph"):
+        self.tabifyDockWidget(self.docks["Pipeline"], self.docks["Push"])
+        self.docks["Pipeline"].raise_()
+        for title in ("Parity", "Latency", "Graph", "Registry"):
             self.tabifyDockWidget(self.docks["Validation"], self.docks[title])
         self.docks["Source"].raise_()
         self.docks["Validation"].raise_()
@@ -162,6 +170,7 @@ class MainWindow(QMainWindow):
         self.source_panel.reload_requested.connect(self.recognise_source)
         self.pipeline.run_requested.connect(self.run_pipeline)
         self.pipeline.cancel_requested.connect(self.cancel_run)
+        self.push_panel.push_requested.connect(self.push_model)
         self.source_panel.set_recent(self.recent_files())
 
     # -- window state -------------------------------------------------------------------------------
@@ -200,6 +209,23 @@ class MainWindow(QMainWindow):
         self.first_painted.emit()
         self.parity.build()
         self.latency.build()
+        self.show_profile()
+
+    def show_profile(self) -> None:
+        """The active profile and its endpoints in the status bar (never its secrets)."""
+        from heimdall_studio.integrations.settings import load_settings
+
+        try:
+            settings = load_settings()
+        except HeimdallError as exc:
+            self.profile_label.setText("Settings: error")
+            self.profile_label.setToolTip(f"{exc.message}\n{exc.hint}")
+            return
+        shown = settings.show()
+        self.profile_label.setText(f"Profile: {settings.profile.name} ({shown['mode']})")
+        self.profile_label.setToolTip(f"MLflow: {shown['tracking_uri']}\nModels: {shown['store']}")
+        if not self.registry.model_name.text():
+            self.registry.model_name.setText(settings.profile.model_name)
 
     # -- sources ------------------------------------------------------------------------------------
     def choose_source(self) -> None:
@@ -234,7 +260,8 @@ class MainWindow(QMainWindow):
         from heimdall_studio.gui.window_state import default_out_dir
 
         out_dir = self.options.out_dir.text().strip() or str(default_out_dir(self.session.source))
-        return PipelineRequest(source=self.session.source, out_dir=out_dir, steps=steps,
+        extra.setdefault("source", self.session.source)
+        return PipelineRequest(out_dir=out_dir, steps=steps,
                                source_options=self.source_panel.source_options(),
                                export=self.options.export_options(), parity=self.options.parity_options(),
                                benchmark=self.options.benchmark_options(), **extra)
@@ -269,6 +296,25 @@ class MainWindow(QMainWindow):
         self.run.start()
         return True
 
+    def push_model(self, anyway: bool = False) -> None:
+        """Upload and register the last run's model (asks first when its checks did not pass)."""
+        if self.run is not None or not self.session.can_push:
+            return
+        if anyway and QMessageBox.question(
+                self, "Push anyway?", "Validation or parity did not pass for this model. Push and register "
+                "it anyway?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
+            return
+        from heimdall_studio.integrations.push import PushOptions
+
+        options = PushOptions(model_name=self.push_panel.model_name.text().strip()).to_dict()
+        options["ignore_gates"] = anyway
+        self.push_panel.reset()
+        self.docks["Push"].raise_()
+        # The engine opens the exported .onnx and pushes it with the last run's report.
+        self._start_run((LOAD, PUSH), "push", push=options, prior_report=self.session.report,
+                        source=self.session.onnx_path)
+
     def cancel_run(self) -> None:
         if self.run is None:
             return
@@ -284,10 +330,15 @@ class MainWindow(QMainWindow):
         self.open_action.setEnabled(not running)
         self.source_panel.open_button.setEnabled(not running)
         self.source_panel.reload_button.setEnabled(not running)
+        self.push_panel.set_ready(self.session.can_push, self.session.gates_passed, running)
 
     def _on_event(self, event: object) -> None:
-        if self.run_purpose != "load":
+        if self.run_purpose == "pipeline":
             self.session.record(event)
+        elif self.run_purpose == "push":
+            self.push_panel.handle(event)
+            if isinstance(event, StepFinished) and event.step == PUSH:
+                self.registry.model_name.setText(event.result.get("model_name", ""))
         if isinstance(event, LatencySamples):
             self.latency.add_samples(event)
         elif isinstance(event, ParityBatch):
@@ -299,7 +350,7 @@ class MainWindow(QMainWindow):
             return
         if self.run_purpose == "pipeline":
             self.pipeline.handle(event)
-        if isinstance(event, StepFinished):
+        if isinstance(event, StepFinished) and self.run_purpose == "pipeline":
             self._show_result(event)
 
     def _on_load_event(self, event: object) -> None:
@@ -334,6 +385,8 @@ class MainWindow(QMainWindow):
             finished.status, f"Finished: {finished.status}"))
         if purpose == "pipeline" and self.session.onnx_path and not self._closing:
             self.graph.show_model(self.session.onnx_path)
+        if purpose == "push" and finished.status in ("passed", "gate_failed") and not self._closing:
+            self.registry.refresh()
         self.run_finished.emit(finished)
 
     # -- drag and drop ------------------------------------------------------------------------------

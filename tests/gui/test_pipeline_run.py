@@ -115,9 +115,45 @@ def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeyp
         screenshot(window, f"main-{title.lower()}")
     screenshot(window.pipeline, "pipeline-panel")
 
+    push_and_promote(window, qtbot)
+
     address = graph.address
     window.close()
     import netron
 
     assert graph.address is None
     qtbot.waitUntil(lambda: not netron.status(address), timeout=5000)
+
+
+def push_and_promote(window, qtbot) -> None:
+    """Push through the button on the embedded profile, then promote with the dialog."""
+    from PySide6.QtWidgets import QApplication
+
+    from heimdall_studio.gui.dialogs.promote_dialog import PromoteDialog
+
+    push = window.push_panel
+    assert push.push_button.isEnabled() and push.push_button.text() == "Push"
+    push.push_button.click()
+    wait_for_run(qtbot, window)
+    assert push.version.text().endswith("version 1"), push.error.message_label.text()
+    assert push.stored_at.text() not in ("", "—")
+    registry = window.registry
+    qtbot.waitUntil(lambda: not registry.busy and len(registry.versions) == 1, timeout=60000)
+    assert len(registry.versions[0]["sha256"]) == 64
+    window.docks["Registry"].raise_()
+
+    def fill_in_and_accept():
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, PromoteDialog)
+        dialog.note.setPlainText("parity and latency checked in the GUI test")
+        dialog.accept()
+
+    QTimer.singleShot(200, fill_in_and_accept)
+    registry.promote_buttons["staging"].click()
+    qtbot.waitUntil(lambda: not registry.busy and registry.status.text() == "1 version(s)", timeout=60000)
+    promoted = registry.versions[0]
+    assert "staging" in promoted["aliases"] or promoted["stage"] == "Staging", promoted
+    tags = {registry.tags.cell_text(r, 0): registry.tags.cell_text(r, 1) for r in range(registry.tags.rowCount())}
+    assert tags.get("heimdall.promotion_note") == "parity and latency checked in the GUI test", sorted(tags)
+    qtbot.wait(200)
+    screenshot(window, "main-registry")

@@ -1,0 +1,143 @@
+"""Registered versions of a model, with aliases, stages, audit tags, and promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
+from superqt.utils import create_worker
+
+from heimdall_studio.gui.dialogs.promote_dialog import PromoteDialog
+from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable
+
+COLUMNS = ["Version", "Aliases", "Stage", "sha256", "Parity", "Latency", "Created"]
+
+
+def _list_versions(name: str) -> list[dict[str, Any]]:
+    from heimdall_studio.integrations.registry import list_versions
+    from heimdall_studio.integrations.settings import load_settings
+
+    return list_versions(load_settings(), name)
+
+
+def _promote(name: str, version: str, to: str, note: str) -> dict[str, Any]:
+    from heimdall_studio.integrations.registry import promote
+    from heimdall_studio.integrations.settings import load_settings
+
+    return promote(load_settings(), name, version, to, note)
+
+
+class RegistryView(QWidget):
+    """Quick registry calls (list, promote) run on superqt workers, never on the UI thread."""
+
+    refreshed = Signal()
+    promoted = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.versions: list[dict[str, Any]] = []
+        self._worker = None
+        self.model_name = QLineEdit(placeholderText="registered model name")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Read the versions from MLflow")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.promote_buttons = {}
+        buttons = QHBoxLayout()
+        buttons.addWidget(QLabel("Model"))
+        buttons.addWidget(self.model_name, 1)
+        buttons.addWidget(self.refresh_button)
+        for to, text in (("staging", "Promote to Staging…"), ("production", "Promote to Production…"),
+                         ("archived", "Archive…")):
+            button = QPushButton(text)
+            button.setToolTip(f"Move the selected version to {to}; asks for a note")
+            button.setEnabled(False)
+            button.clicked.connect(lambda _c=False, t=to: self.ask_promote(t))
+            self.promote_buttons[to] = button
+            buttons.addWidget(button)
+        self.table = ReadOnlyTable(COLUMNS)
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        self.tags = ReadOnlyTable(["Tag", "Value"])
+        self.tags.setToolTip("Every tag of the selected version, including the promotion audit trail")
+        self.status = QLabel("")
+        self.error = ErrorBanner()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.tags)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.error)
+        layout.addWidget(split, 1)
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def refresh(self) -> None:
+        name = self.model_name.text().strip()
+        if not name or self.busy:
+            return
+        self.status.setText("Reading the registry…")
+        self._run(_list_versions, (name,), self._show_versions)
+
+    def selected_version(self) -> dict[str, Any] | None:
+        rows = {i.row() for i in self.table.selectedItems()}
+        return self.versions[min(rows)] if rows else None
+
+    def ask_promote(self, to: str) -> None:
+        version = self.selected_version()
+        if version is None or self.busy:
+            return
+        dialog = PromoteDialog(version["name"], version["version"], to, self)
+        accepted = dialog.exec() == PromoteDialog.DialogCode.Accepted
+        note = dialog.note_text()
+        dialog.deleteLater()
+        if accepted:
+            self.status.setText(f"Promoting version {version['version']} to {to}…")
+            self._run(_promote, (version["name"], version["version"], to, note), self._on_promoted)
+
+    def _run(self, func, args, on_done) -> None:
+        self.error.clear()
+        worker = create_worker(func, *args, _start_thread=False)
+        worker.returned.connect(on_done)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(lambda: self._on_worker_finished(worker))
+        self._worker = worker
+        worker.start()
+
+    def _on_worker_finished(self, worker) -> None:
+        if self._worker is worker:
+            self._worker = None
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.status.setText("")
+        self.error.show_error(getattr(exc, "message", str(exc)), getattr(exc, "hint", ""))
+
+    def _on_promoted(self, result: dict[str, Any]) -> None:
+        self.promoted.emit(result)
+        self.status.setText("Promoted.")
+        self._worker = None
+        self._run(_list_versions, (self.model_name.text().strip(),), self._show_versions)
+
+    def _show_versions(self, versions: list[dict[str, Any]]) -> None:
+        self.versions = versions
+        self.status.setText(f"{len(versions)} version(s)")
+        self.table.set_rows([[v["version"], ", ".join(v.get("aliases", [])), v.get("stage", ""),
+                              v.get("sha256", "")[:12], v.get("figures", {}).get("parity_passed", ""),
+                              _latency_text(v.get("figures", {})), v.get("created", "")] for v in versions])
+        if versions:
+            self.table.selectRow(0)
+        self._show_selected()
+        self.refreshed.emit()
+
+    def _show_selected(self) -> None:
+        version = self.selected_version()
+        for button in self.promote_buttons.values():
+            button.setEnabled(version is not None)
+        self.tags.set_rows(sorted((version or {}).get("tags", {}).items()))
+
+
+def _latency_text(figures: dict[str, Any]) -> str:
+    return ", ".join(f"{k.removeprefix('latency.')}={v}" for k, v in sorted(figures.items())
+                     if k.startswith("latency."))[:60]
