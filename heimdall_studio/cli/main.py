@@ -49,6 +49,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def _quiet_library_loggers(debug: bool) -> None:
+    """MLflow and alembic log routine INFO lines (database migrations); keep them for --debug."""
+    import logging
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug / --quiet are accepted anywhere on the line, not only before the command.
@@ -59,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             argv.remove(flag)
     parser = build_parser()
     args = parser.parse_args(argv or ["gui"])
+    _quiet_library_loggers(debug=flags["--debug"])
     args.debug = flags["--debug"]
     args.quiet = flags["--quiet"] or flags["-q"]
     if not getattr(args, "func", None):

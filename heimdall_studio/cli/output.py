@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -76,6 +77,8 @@ class ConsoleRenderer:
             for table in (_parity_table(report), _latency_table(report)):
                 if table is not None:
                     self.out.print(table)
+            for line in _unavailable_lines(report):
+                self.out.print(f"[dim]{escape(line)}[/]")
         onnx = report.get("onnx") or {}
         if onnx.get("path"):
             self.out.print(f"ONNX file: {onnx['path']}")
@@ -107,6 +110,11 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
                      if isinstance(o.get("max_abs"), (int, float))), default=0.0)
         return f"worst max abs error {worst:.3g}" + ("" if result.get("passed") else
                                                      " — " + "; ".join(result.get("failures", []))[:200])
+    if step == ev.BENCHMARK:
+        ratios = [f"{device} batch {batch}: {ratio:.2f}×"
+                  for device, by_batch in (result.get("speedup") or {}).items()
+                  for batch, ratio in by_batch.items() if isinstance(ratio, (int, float))]
+        return ("ONNX Runtime vs PyTorch p50 " + ", ".join(ratios)) if ratios else ""
     if step == ev.METADATA:
         return f"sha256 {str(result.get('sha256', ''))[:16]}…, {result.get('size_bytes', 0) / 1e6:.1f} MB"
     if step == ev.PUSH:
@@ -134,14 +142,22 @@ def _latency_table(report: dict[str, Any]) -> Table | None:
     table = Table(title="Latency", title_justify="left")
     for col in ("runtime", "device", "batch", "p50 ms", "p90 ms", "p99 ms", "per s"):
         table.add_column(col, justify="left" if col in ("runtime", "device") else "right")
-    for e in entries:
-        if e.get("available", True):
-            table.add_row(e["runtime"], e["device"], str(e.get("batch_size")), _num(e.get("p50_ms")),
-                          _num(e.get("p90_ms")), _num(e.get("p99_ms")), _num(e.get("throughput_per_s")))
-        else:
-            table.add_row(e["runtime"], e["device"], str(e.get("batch_size", "")),
-                          f"[dim]unavailable: {e.get('reason', '')}[/]", "", "", "")
+    available = [e for e in entries if e.get("available", True)]
+    if not available:
+        return None
+    for e in available:
+        table.add_row(e["runtime"], e["device"], str(e.get("batch_size")), _num(e.get("p50_ms")),
+                      _num(e.get("p90_ms")), _num(e.get("p99_ms")), _num(e.get("throughput_per_s")))
     return table
+
+
+def _unavailable_lines(report: dict[str, Any]) -> list[str]:
+    """One line per runtime and device that could not be measured, with the reason."""
+    lines: dict[tuple[str, str], str] = {}
+    for e in report.get("latency") or []:
+        if not e.get("available", True):
+            lines.setdefault((e["runtime"], e["device"]), f"{e['runtime']} on {e['device']}: {e.get('reason', '')}")
+    return list(lines.values())
 
 
 def _num(value: Any) -> str:

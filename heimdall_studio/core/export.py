@@ -10,6 +10,7 @@ interrupted export never leaves a file that looks complete.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -135,7 +136,7 @@ def _check_target(target: Path, data_target: Path, options: ExportOptions) -> No
     for path in (target, data_target):
         if path.exists():
             raise BadInputError(f"{path} already exists; Heimdall Studio does not overwrite files silently.",
-                                "Pass --force to replace it, or choose another --name or --out folder.")
+                                "Pass --overwrite to replace it (in the app: tick Overwrite), or choose another --out folder.")
 
 
 def _make_workdir(out_dir: Path) -> Path:
@@ -201,6 +202,9 @@ def _run_exporter(exporter: str, module: Any, args: tuple[Any, ...], path: Path,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation chatter; real problems raise
         if exporter == "dynamo":
+            # torch's ONNX registry warns once per torchvision op when torchvision is absent;
+            # that is noise for every model that does not use torchvision.
+            logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
             # An ExportedProgram keeps the dynamic dims it was exported with (torch names them s0, s1…).
             if isinstance(module, torch.export.ExportedProgram):
                 axes = []

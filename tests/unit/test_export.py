@@ -124,7 +124,7 @@ def test_refuses_to_overwrite_unless_asked(tmp_path, tiny_model):
     before = (tmp_path / "tiny.onnx").read_bytes()
     with pytest.raises(BadInputError) as err:
         _export(tiny_model, tmp_path, exporter="torchscript")
-    assert "already exists" in err.value.message and "--force" in err.value.hint
+    assert "already exists" in err.value.message and "--overwrite" in err.value.hint
     assert (tmp_path / "tiny.onnx").read_bytes() == before
     _, result = _export(tiny_model, tmp_path, exporter="torchscript", overwrite=True, opset=17)
     assert result.opset == 17 and _onnx_files(tmp_path) == ["tiny.onnx"]
