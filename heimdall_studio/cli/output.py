@@ -114,7 +114,7 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
         ratios = [f"{device} batch {batch}: {ratio:.2f}×"
                   for device, by_batch in (result.get("speedup") or {}).items()
                   for batch, ratio in by_batch.items() if isinstance(ratio, (int, float))]
-        return ("ONNX Runtime vs PyTorch p50 " + ", ".join(ratios)) if ratios else ""
+        return ("ONNX Runtime speed-up over PyTorch (p50): " + ", ".join(ratios)) if ratios else ""
     if step == ev.METADATA:
         return f"sha256 {str(result.get('sha256', ''))[:16]}…, {result.get('size_bytes', 0) / 1e6:.1f} MB"
     if step == ev.PUSH:
