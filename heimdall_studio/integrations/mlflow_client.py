@@ -8,6 +8,7 @@ restores what was there before. Values are never logged.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import warnings
 from contextlib import contextmanager
@@ -117,17 +118,17 @@ def mlflow_error(exc: BaseException, settings: Settings, action: str = "") -> He
     if code == "RESOURCE_DOES_NOT_EXIST":
         return BadInputError(f"{text.splitlines()[0][:300]} ({target}).",
                              "Check the name, version or run id (heimdall-studio registry list / runs list).")
-    if "error code 5" in text or " 500" in text or code in ("INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE") or "too many 5" in text:
-        return ServiceError(f"{target} answered with a server error{what}.",
-                            "Look at the MLflow server's log; push again once it is healthy.")
-    if "Max retries exceeded" in text or "Connection refused" in text or "NewConnectionError" in text \
-            or isinstance(exc, ConnectionError):
-        if "SSLError" in text or "CERTIFICATE" in text:
-            return ServiceError(f"TLS handshake with {target} failed{what}.",
-                                "Check the https URL or set REQUESTS_CA_BUNDLE to your CA certificate.")
+    if "SSLError" in text or "CERTIFICATE_VERIFY_FAILED" in text:
+        return ServiceError(f"TLS handshake with {target} failed{what}.",
+                            "Check the https URL or set REQUESTS_CA_BUNDLE to your CA certificate.")
+    if "Connection refused" in text or "NewConnectionError" in text or "Failed to establish" in text \
+            or "Name or service not known" in text or isinstance(exc, ConnectionError):
         return ServiceError(f"Cannot reach {target}{what}.",
                             "Check that the MLflow server is running and MLFLOW_TRACKING_URI (or the profile's "
                             "tracking URI) is right, then push again.")
+    if re.search(r"error code 5\d\d|too many 5\d\d", text) or code == "TEMPORARILY_UNAVAILABLE":
+        return ServiceError(f"{target} answered with a server error{what}.",
+                            "Look at the MLflow server's log; push again once it is healthy.")
     if "401" in text or "403" in text or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return ServiceError(f"{target} rejected the credentials{what}.",
                             "Check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.")

@@ -230,7 +230,7 @@ def s3_error(exc: BaseException, endpoint: str, bucket: str, action: str) -> Ser
             code == "403" and action == "check the bucket"):
         return ServiceError(f"The {where} rejected the credentials ({code or 'Forbidden'}) while trying to "
                             f"{action}.", "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the keyring "
-                            "entry) for this endpoint.")
+                            "entry) for this endpoint, and that the key may use this bucket.")
     if code in ("AccessDenied", "403"):
         return ServiceError(f"The {where} denied access to bucket '{bucket}' while trying to {action}.",
                             "Ask for write access to the bucket or pick another one.")

@@ -1,4 +1,4 @@
-"""Session-wide real services: one moto S3 server (IAM auth on) and one `mlflow server`
+"""Session-wide real services: one moto S3 server and one `mlflow server`
 whose artifacts live in that S3. Each test gets its own model name and model type so
 tests do not see each other's versions or objects."""
 

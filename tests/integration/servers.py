@@ -47,19 +47,25 @@ class S3Endpoint:
     process: subprocess.Popen
 
 
-def start_moto(log_dir: Path) -> S3Endpoint:
-    """moto's S3 server with IAM authentication on: requests signed with an unknown key
-    are answered 403 InvalidAccessKeyId, just like MinIO or AWS."""
+def start_moto(log_dir: Path, auth: bool = False) -> S3Endpoint:
+    """moto's S3 server as a subprocess. With ``auth`` its IAM authentication is on, so
+    a request signed with an unknown key is answered 403 InvalidAccessKeyId, as MinIO or
+    AWS would (moto cannot check presigned URLs then, which MLflow's artifact downloads
+    use, so the session endpoint runs without it)."""
+    import secrets
+
     import boto3
 
     port = free_port()
-    # The first 3 actions (create user, policy, key) go through unauthenticated.
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
-    log = open(log_dir / "moto.log", "wb")
+    # With auth, the first 3 actions (create user, policy, key) go through unauthenticated.
+    env = {**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "3"} if auth else {})}
+    log = open(log_dir / f"moto-{port}.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/moto-api/", process, 30, "moto server")
+    if not auth:
+        return S3Endpoint(url, "AKIA" + secrets.token_hex(8).upper(), "sk-" + secrets.token_urlsafe(24), process)
     iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bootstrap",
                        aws_secret_access_key="bootstrap")
     iam.create_user(UserName="heimdall")
@@ -99,16 +105,12 @@ def stop(process: subprocess.Popen) -> None:
         children = psutil.Process(process.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         children = []
-    process.terminate()
-    for child in children:
+    for proc in [*children, process]:
         try:
-            child.terminate()
-        except psutil.NoSuchProcess:
+            proc.kill()  # test servers hold nothing worth a graceful shutdown
+        except (psutil.NoSuchProcess, ProcessLookupError):
             pass
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    process.wait(10)
     psutil.wait_procs(children, timeout=5)
 
 
