@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.pipeline.run_requested.connect(self.run_pipeline)
         self.pipeline.cancel_requested.connect(self.cancel_run)
         self.push_panel.push_requested.connect(self.push_model)
+        self.docks["Graph"].visibilityChanged.connect(self.graph.set_shown)
         self.source_panel.set_recent(self.recent_files())
 
     # -- window state -------------------------------------------------------------------------------
@@ -384,7 +385,7 @@ class MainWindow(QMainWindow):
         self.activity_label.setText({"passed": "Done", "cancelled": "Cancelled: engine stopped"}.get(
             finished.status, f"Finished: {finished.status}"))
         if purpose == "pipeline" and self.session.onnx_path and not self._closing:
-            self.graph.show_model(self.session.onnx_path)
+            self.graph.set_model(self.session.onnx_path)
         if purpose == "push" and finished.status in ("passed", "gate_failed") and not self._closing:
             self.registry.refresh()
         self.run_finished.emit(finished)

@@ -38,6 +38,8 @@ class NetronView(QWidget):
         super().__init__(parent)
         self.address: tuple[str, int] | None = None
         self.model_path = ""
+        self._pending = ""
+        self._shown = False
         self.web = None
         self.caption = QLabel("Run the pipeline to see the exported graph.", wordWrap=True)
         self.browser_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon),
@@ -60,11 +62,27 @@ class NetronView(QWidget):
     def url(self) -> str:
         return f"http://{self.address[0]}:{self.address[1]}/" if self.address else ""
 
+    def set_model(self, path: str) -> None:
+        """Show ``path`` once the view is visible: importing Netron and starting Chromium cost a few
+        hundred ms of UI time, paid only when the user looks at the graph."""
+        self.stop()
+        self._pending = path
+        self.caption.setText(f"{path}\n(loads when this tab is shown)")
+        if self._shown:
+            self.show_model(path)
+
+    def set_shown(self, shown: bool) -> None:
+        """The view's tab became visible (or hidden); connect a dock's ``visibilityChanged``."""
+        self._shown = shown
+        if shown and self._pending:
+            self.show_model(self._pending)
+
     def show_model(self, path: str) -> None:
         """Serve ``path`` with Netron (stopping the previous server) and load it."""
         import netron
 
         self.stop()
+        self._pending = ""
         self.model_path = path
         self.address = tuple(netron.start(path, address=("127.0.0.1", 0), browse=False))
         self.browser_button.setEnabled(True)
@@ -86,6 +104,7 @@ class NetronView(QWidget):
         if self.web is not None:
             self.web.setUrl(QUrl("about:blank"))
         self.model_path = ""
+        self._pending = ""
         self.browser_button.setEnabled(False)
 
     def open_in_browser(self) -> None:

@@ -45,8 +45,6 @@ def _describe(widget) -> str:
 
 def _library_owned(widget) -> bool:
     """pyqtgraph's parentless context menus (and the pop-ups inside them), marked by gui.plots."""
-    from heimdall_studio.gui.plots import LIBRARY_OWNED
-
     while widget is not None:
         if widget.property(LIBRARY_OWNED):
             return True
@@ -74,8 +72,6 @@ def _no_leaked_gui_state(qapp):
         problems.append(f"Netron servers still serving: {[t.url for t in _netron_servers()]}")
         for thread in _netron_servers():
             thread.stop()
-    from heimdall_studio.gui.plots import LIBRARY_OWNED
-
     leaked = [w for w in QApplication.topLevelWidgets() if id(w) not in before and not _library_owned(w)]
     if leaked:
         problems.append(f"top-level widgets left behind: {[_describe(w) for w in leaked]}")

@@ -99,8 +99,10 @@ def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeyp
         assert latency.gpu.unavailable.isVisible() and "Not measured" in latency.gpu.unavailable.text()
 
     graph = window.graph
-    assert graph.address is not None and Path(graph.model_path).suffix == ".onnx"
+    assert graph.address is None  # Netron starts only when its tab is shown
     window.docks["Graph"].raise_()
+    qtbot.waitUntil(lambda: graph.address is not None)
+    assert Path(graph.model_path).suffix == ".onnx"
     nodes: list[int] = []
 
     def graph_drawn() -> bool:
