@@ -45,6 +45,8 @@ def _describe(widget) -> str:
 
 def _library_owned(widget) -> bool:
     """pyqtgraph's parentless context menus (and the pop-ups inside them), marked by gui.plots."""
+    from heimdall_studio.gui.plots import LIBRARY_OWNED
+
     while widget is not None:
         if widget.property(LIBRARY_OWNED):
             return True
