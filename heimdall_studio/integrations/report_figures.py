@@ -82,7 +82,8 @@ def params(report: dict[str, Any]) -> dict[str, str]:
         "opset": onnx.get("opset") or export.get("opset"),
         "source": (report.get("source") or {}).get("path") if isinstance(report.get("source"), dict) else None,
     }
-    tolerance = parity.get("tolerance") or parity.get("default_tolerance") or {}
+    criteria = parity.get("criteria") if isinstance(parity.get("criteria"), dict) else {}
+    tolerance = criteria.get("default") or parity.get("tolerance") or {}
     for key in ("atol", "rtol", "mean_atol"):
         value = tolerance.get(key) if isinstance(tolerance, dict) else None
         found[f"parity_{key}"] = value if value is not None else parity.get(key)
