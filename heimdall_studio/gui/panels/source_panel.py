@@ -85,7 +85,6 @@ class SourcePanel(QWidget):
     """Open a source, see what the engine recognised, and adjust how it is opened."""
 
     open_requested = Signal()
-    browse_mlflow_requested = Signal()
     source_chosen = Signal(str)
     reload_requested = Signal()
 
@@ -105,9 +104,6 @@ class SourcePanel(QWidget):
         self.recent_button.setToolTip("Models opened before")
         self.recent_menu = QMenu(self.recent_button)
         self.recent_button.setMenu(self.recent_menu)
-        self.mlflow_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon), "MLflow…")
-        self.mlflow_button.setToolTip("Pick a checkpoint or logged model from an MLflow run's artifacts")
-        self.mlflow_button.clicked.connect(self.browse_mlflow_requested)
 
         self.kind = QLabel("—")
         self.architecture = QLabel("—", wordWrap=True)
@@ -135,7 +131,6 @@ class SourcePanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.open_button)
         top.addWidget(self.recent_button)
-        top.addWidget(self.mlflow_button)
         top.addStretch(1)
         form = QFormLayout()
         form.addRow("Kind", self.kind)
