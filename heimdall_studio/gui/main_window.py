@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
         self.docks["Validation"].raise_()
         self._default_state = self.saveState()
 
+        from heimdall_studio.gui.run_defaults import RunDefaults
+
+        self.options.apply_defaults(RunDefaults.load(self.settings))
         self._make_actions()
         self._make_status_bar()
         self._connect()
@@ -139,11 +142,19 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", sp.SP_MediaStop,
                                           "Stop the engine")
         self.cancel_action.setEnabled(False)
+        self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,", None,
+                                            "Profiles (MLflow, S3, secrets) and run defaults")
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.browse_action = self._action("&Browse MLflow…", self.browse_mlflow, None, None,
+                                          "Open a checkpoint or logged model from an MLflow run")
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         reset_layout = self._action("Reset layout", lambda: self.restoreState(self._default_state))
 
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
+        menu.addAction(self.browse_action)
+        menu.addSeparator()
+        menu.addAction(self.settings_action)
         menu.addSeparator()
         menu.addAction(quit_action)
         menu = self.menuBar().addMenu("&Pipeline")
@@ -166,6 +177,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.source_panel.open_requested.connect(self.choose_source)
+        self.source_panel.browse_mlflow_requested.connect(self.browse_mlflow)
         self.source_panel.source_chosen.connect(self.open_source)
         self.source_panel.reload_requested.connect(self.recognise_source)
         self.pipeline.run_requested.connect(self.run_pipeline)
@@ -212,8 +224,10 @@ class MainWindow(QMainWindow):
         self.latency.build()
         self.show_profile()
 
-    def show_profile(self) -> None:
-        """The active profile and its endpoints in the status bar (never its secrets)."""
+    def show_profile(self, follow_model_name: bool = False) -> None:
+        """The active profile and its endpoints in the status bar (never its secrets).
+
+        ``follow_model_name``: the Registry view switches to the profile's model name."""
         from heimdall_studio.integrations.settings import load_settings
 
         try:
@@ -225,8 +239,42 @@ class MainWindow(QMainWindow):
         shown = settings.show()
         self.profile_label.setText(f"Profile: {settings.profile.name} ({shown['mode']})")
         self.profile_label.setToolTip(f"MLflow: {shown['tracking_uri']}\nModels: {shown['store']}")
-        if not self.registry.model_name.text():
+        if follow_model_name or not self.registry.model_name.text():
             self.registry.model_name.setText(settings.profile.model_name)
+
+    # -- settings and MLflow --------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        """The Settings dialog; after OK the Options form, status bar and Registry view follow it."""
+        from heimdall_studio.gui.dialogs.settings_dialog import SettingsDialog
+
+        try:
+            dialog = SettingsDialog(self.settings, self)
+        except HeimdallError as exc:  # a broken settings file: say so rather than open a blank dialog
+            QMessageBox.warning(self, "Settings cannot be read", f"{exc.message}\n\n{exc.hint}")
+            return
+        accepted = dialog.exec() == SettingsDialog.DialogCode.Accepted
+        defaults = dialog.run_defaults
+        dialog.deleteLater()
+        if accepted:
+            self.options.apply_defaults(defaults)
+            self.show_profile(follow_model_name=True)
+            self.registry.refresh()
+
+    def browse_mlflow(self) -> None:
+        """Pick a run's checkpoint or logged model in MLflow and open it as the source."""
+        from heimdall_studio.gui.dialogs.mlflow_browser import LOGGED_MODEL_HINT, MlflowBrowser
+
+        if self.run is not None:
+            self.statusBar().showMessage("Wait for the current run to finish, or cancel it first.", 5000)
+            return
+        dialog = MlflowBrowser(self)
+        accepted = dialog.exec() == MlflowBrowser.DialogCode.Accepted
+        uri, logged_model = dialog.chosen_uri, dialog.chosen_is_logged_model
+        dialog.deleteLater()
+        if accepted and uri:
+            self.open_source(uri)
+            if logged_model:
+                self.source_panel.set_hint(LOGGED_MODEL_HINT)
 
     # -- sources ------------------------------------------------------------------------------------
     def choose_source(self) -> None:
@@ -330,6 +378,8 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(running)
         self.open_action.setEnabled(not running)
         self.source_panel.open_button.setEnabled(not running)
+        self.source_panel.browse_button.setEnabled(not running)
+        self.browse_action.setEnabled(not running)
         self.source_panel.reload_button.setEnabled(not running)
         self.push_panel.set_ready(self.session.can_push, self.session.gates_passed, running)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,34 +23,12 @@ from heimdall_studio.core.specs import (
     ParityOptions,
     Tolerance,
 )
+from heimdall_studio.gui.dataclass_form import ScientificSpinBox
 
 
 def _tip(widget: QWidget, text: str) -> QWidget:
     widget.setToolTip(text)
     return widget
-
-
-class _ScientificSpinBox(QDoubleSpinBox):
-    """A tolerance box that shows 1e-04 rather than 0.0001 rounded to two decimals."""
-
-    def __init__(self, value: float):
-        super().__init__(decimals=12, minimum=0.0, maximum=1e3)
-        self.setValue(value)
-
-    def textFromValue(self, value: float) -> str:
-        return f"{value:.1e}"
-
-    def valueFromText(self, text: str) -> float:
-        return float(text)
-
-    def validate(self, text, pos):
-        from PySide6.QtGui import QValidator
-
-        try:
-            float(text)
-            return QValidator.State.Acceptable, text, pos
-        except ValueError:
-            return QValidator.State.Intermediate, text, pos
 
 
 class OptionsForm(QWidget):
@@ -86,10 +63,10 @@ class OptionsForm(QWidget):
                                    "How many random batches to compare PyTorch against ONNX Runtime on.")
         self.parity_batch_size = _tip(QSpinBox(minimum=1, maximum=4096, value=par.batch_size),
                                       "Samples per compared batch.")
-        self.atol = _tip(_ScientificSpinBox(par.default.atol), "Absolute tolerance: every element must be "
+        self.atol = _tip(ScientificSpinBox(par.default.atol), "Absolute tolerance: every element must be "
                          "within atol + rtol·|reference|.")
-        self.rtol = _tip(_ScientificSpinBox(par.default.rtol), "Relative tolerance (see atol).")
-        self.mean_atol = _tip(_ScientificSpinBox(par.default.mean_atol),
+        self.rtol = _tip(ScientificSpinBox(par.default.rtol), "Relative tolerance (see atol).")
+        self.mean_atol = _tip(ScientificSpinBox(par.default.mean_atol),
                               "The mean absolute error of each output must not exceed this.")
 
         self.iterations = _tip(QSpinBox(minimum=1, maximum=100000, value=bench.iterations),
@@ -141,6 +118,19 @@ class OptionsForm(QWidget):
             layout.addWidget(box)
         layout.addStretch(1)
         self._update_opset_hint(self.exporter.currentText())
+
+    def apply_defaults(self, defaults) -> None:
+        """Pre-fill the form from the user's run defaults (a ``gui.run_defaults.RunDefaults``)."""
+        self.exporter.setCurrentText(defaults.exporter)
+        self.opset.setValue(defaults.opset)
+        self.parity_batches.setValue(defaults.parity_batches)
+        self.parity_batch_size.setValue(defaults.parity_batch_size)
+        self.atol.setValue(defaults.atol)
+        self.rtol.setValue(defaults.rtol)
+        self.mean_atol.setValue(defaults.mean_atol)
+        self.iterations.setValue(defaults.iterations)
+        self.warmup.setValue(defaults.warmup)
+        self.batch_sizes.setText(defaults.batch_sizes)
 
     def _update_opset_hint(self, exporter: str) -> None:
         self.opset.setSpecialValueText(f"default ({DEFAULT_OPSET.get(exporter, '?')})")

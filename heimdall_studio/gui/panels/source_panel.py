@@ -85,6 +85,7 @@ class SourcePanel(QWidget):
     """Open a source, see what the engine recognised, and adjust how it is opened."""
 
     open_requested = Signal()
+    browse_mlflow_requested = Signal()
     source_chosen = Signal(str)
     reload_requested = Signal()
 
@@ -95,11 +96,17 @@ class SourcePanel(QWidget):
         self._inputs_edited = False
         style = self.style()
 
-        self.path = QLineEdit(readOnly=True, placeholderText="Open a checkpoint, TorchScript, .pt2 or .onnx…")
-        self.path.setToolTip("The model being exported. Drop a file onto the window to open it.")
+        self.path = QLineEdit(placeholderText="Open a file, or type runs:/RUN_ID/path or models:/NAME@alias")
+        self.path.setToolTip("The model being exported. Drop a file onto the window, or type a path, "
+                             "runs:/RUN_ID/path, models:/NAME/VERSION or models:/NAME@alias and press Enter.")
+        self.path.returnPressed.connect(self._typed_source)
         self.open_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton), "Open…")
         self.open_button.setToolTip("Open a model file (Ctrl+O)")
         self.open_button.clicked.connect(self.open_requested)
+        self.browse_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirLinkIcon), "Browse MLflow…")
+        self.browse_button.setToolTip("Pick a checkpoint or a logged model from the runs of the active "
+                                      "profile's MLflow server")
+        self.browse_button.clicked.connect(self.browse_mlflow_requested)
         self.recent_button = QToolButton(text="Recent", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         self.recent_button.setToolTip("Models opened before")
         self.recent_menu = QMenu(self.recent_button)
@@ -110,6 +117,8 @@ class SourcePanel(QWidget):
         self.parameters = QLabel("—")
         self.outputs = QLabel("—", wordWrap=True)
         self.status = QLabel("", wordWrap=True)
+        self.source_hint = QLabel("", wordWrap=True)
+        self.source_hint.hide()
         self.model_class = QLineEdit(placeholderText="package.module:Class")
         self.model_class.setToolTip("For plain state dicts: the nn.Module class to build before loading the "
                                     "weights, e.g. tests.support.tiny_models:TwoHeadNet.")
@@ -130,6 +139,7 @@ class SourcePanel(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.open_button)
+        top.addWidget(self.browse_button)
         top.addWidget(self.recent_button)
         top.addStretch(1)
         form = QFormLayout()
@@ -150,6 +160,7 @@ class SourcePanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.path)
         layout.addWidget(self.status)
+        layout.addWidget(self.source_hint)
         layout.addWidget(self.error)
         layout.addLayout(form)
         layout.addLayout(input_buttons)
@@ -171,12 +182,22 @@ class SourcePanel(QWidget):
         self.described = {}
         self._inputs_edited = False
         self.path.setText(source)
-        self.path.setToolTip(source)
+        self.set_hint("")
         for label in (self.kind, self.architecture, self.parameters, self.outputs):
             label.setText("—")
         self.inputs.set_specs([])
         self.error.clear()
         self.status.setText("Recognising…")
+
+    def set_hint(self, text: str) -> None:
+        """A note about the source that stays until another source is opened."""
+        self.source_hint.setText(text)
+        self.source_hint.setVisible(bool(text))
+
+    def _typed_source(self) -> None:
+        text = self.path.text().strip()
+        if text and text != self.source:
+            self.source_chosen.emit(text)
 
     def show_recognised(self, described: dict[str, Any]) -> None:
         self.described = described
