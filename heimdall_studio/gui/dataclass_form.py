@@ -75,6 +75,7 @@ class DataclassForm(QWidget):
             widget = self._make_widget(name, spec)
             widget.setToolTip(spec.tip)
             note = QLabel("", objectName="fieldNote")
+            note.setStyleSheet("font-style: italic;")
             note.setToolTip(spec.tip)
             note.hide()
             row = QHBoxLayout()
@@ -120,6 +121,7 @@ class DataclassForm(QWidget):
             widget.setValue(float(value))
         else:
             widget.setText(str(value))
+            widget.setCursorPosition(0)  # a long URI shows its scheme and host, not its tail
 
     def values(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -142,6 +144,7 @@ class DataclassForm(QWidget):
             self._locked.add(name)
         if isinstance(widget, QLineEdit):
             widget.setReadOnly(bool(note))  # still selectable and readable
+            widget.setStyleSheet("QLineEdit { background: palette(window); }" if note else "")
         else:
             widget.setEnabled(not note)
         self.notes[name].setText(note)

@@ -49,7 +49,7 @@ class EngineRun(QObject):
         return self._worker is not None and self.result is None
 
     def start(self) -> None:
-        self._worker = create_worker(self._read_events, _start_thread=False)
+        self._worker = create_worker(self._read_events, _start_thread=False, _ignore_errors=True)
         self._worker.yielded.connect(self._on_event)
         self._worker.errored.connect(self._on_reader_error)
         self._worker.finished.connect(self._on_worker_finished)

@@ -9,7 +9,10 @@ from pathlib import Path
 import PySide6.QtWebEngineWidgets  # noqa: F401  # must be imported before the QApplication exists
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+# The real MLflow server and S3 endpoint (session-wide), for the browser and push tests.
+from tests.integration.conftest import mlflow_server, names, remote, s3_endpoint  # noqa: F401
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 TINY_CLASS = "tests.support.tiny_models:TwoHeadNet"
@@ -145,3 +148,54 @@ def screenshot(widget, name: str) -> Path:
 
 def wait_for_run(qtbot, win, timeout_ms: int = 180000):
     qtbot.waitUntil(lambda: win.run is None, timeout=timeout_ms)
+
+
+@pytest.fixture
+def file_keyring(tmp_path, monkeypatch):
+    """A real keyring backend (tests.gui.keyring_backend) over a file in tmp, selected the way a
+    user would: PYTHON_KEYRING_BACKEND. Yields the file; the previous backend comes back after."""
+    import keyring
+    import keyring.core
+
+    previous = keyring.get_keyring()
+    path = tmp_path / "keyring.json"
+    monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(path))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
+    keyring.core.init_backend()
+    assert type(keyring.get_keyring()).__name__ == "FileKeyring"
+    yield path
+    keyring.set_keyring(previous)
+
+
+def visible_text(root) -> str:
+    """Every text a user can see in ``root``: labels, line edits (as shown), placeholders, lists."""
+    from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QListWidget
+
+    parts = []
+    for widget in [root, *root.findChildren(QWidget)]:
+        if isinstance(widget, QLabel):
+            parts.append(widget.text())
+        elif isinstance(widget, QLineEdit):
+            parts.append(widget.displayText())
+            parts.append(widget.placeholderText())
+        elif isinstance(widget, QAbstractButton):
+            parts.append(widget.text())
+        elif isinstance(widget, QListWidget):
+            parts.extend(widget.item(i).text() for i in range(widget.count()))
+        parts.append(widget.toolTip())
+    return "\n".join(parts)
+
+
+def modal_dialog(qtbot, kind, timeout_ms: int = 10000):
+    """The modal dialog of type ``kind`` once it is shown."""
+    found = []
+
+    def shown() -> bool:
+        widget = QApplication.activeModalWidget()
+        if isinstance(widget, kind) and widget.isVisible():
+            found.append(widget)
+            return True
+        return False
+
+    qtbot.waitUntil(shown, timeout=timeout_ms)
+    return found[0]

@@ -138,7 +138,7 @@ class MlflowBrowser(QDialog):
         asked = self._asked[kind]
         self.error.clear()
         self.status.setText(what)
-        worker = create_worker(func, *args, _start_thread=False)
+        worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda result: self._answered(kind, asked, on_done, result))
         worker.errored.connect(lambda exc: self._failed(kind, asked, exc))
         worker.finished.connect(lambda: self._workers.discard(worker))

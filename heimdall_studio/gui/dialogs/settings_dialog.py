@@ -330,7 +330,8 @@ class SettingsDialog(QDialog):
         typed = {k: v for k, v in self.typed.get(self.current, {}).items() if v}
         self.test_button.setEnabled(False)
         self.test_result.setText(f"Checking MLflow and storage of '{profile.name}'…")
-        worker = create_worker(check_connection, profile, typed, profile.name in self.saved, _start_thread=False)
+        worker = create_worker(check_connection, profile, typed, profile.name in self.saved,
+                               _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._show_check)
         worker.errored.connect(lambda exc: self.test_result.setText(f"The check itself failed: {exc}"))
         worker.finished.connect(self._check_finished)

@@ -99,7 +99,8 @@ class RegistryView(QWidget):
 
     def _run(self, func, args, on_done) -> None:
         self.error.clear()
-        worker = create_worker(func, *args, _start_thread=False)
+        # errors go to our handler; superqt would otherwise also re-raise them in the event loop
+        worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(on_done)
         worker.errored.connect(self._on_error)
         worker.finished.connect(lambda: self._on_worker_finished(worker))
