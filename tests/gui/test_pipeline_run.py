@@ -127,8 +127,8 @@ def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeyp
     qtbot.waitUntil(lambda: not netron.status(address), timeout=5000)
 
 
-def push_and_promote(window, qtbot) -> None:
-    """Push through the button on the embedded profile, then promote with the dialog."""
+def push_and_promote(window, qtbot, shot: str = "main-registry") -> None:
+    """Push through the button (on the active profile), then promote to Staging with the dialog."""
     from PySide6.QtWidgets import QApplication
 
     from heimdall_studio.gui.dialogs.promote_dialog import PromoteDialog
@@ -137,7 +137,7 @@ def push_and_promote(window, qtbot) -> None:
     assert push.push_button.isEnabled() and push.push_button.text() == "Push"
     push.push_button.click()
     wait_for_run(qtbot, window)
-    assert push.version.text().endswith("version 1"), push.error.message_label.text()
+    assert "version 1" in push.version.text(), push.error.message_label.text()
     assert push.stored_at.text() not in ("", "—")
     registry = window.registry
     qtbot.waitUntil(lambda: not registry.busy and len(registry.versions) == 1, timeout=60000)
@@ -158,4 +158,4 @@ def push_and_promote(window, qtbot) -> None:
     tags = {registry.tags.cell_text(r, 0): registry.tags.cell_text(r, 1) for r in range(registry.tags.rowCount())}
     assert tags.get("heimdall.promotion_note") == "parity and latency checked in the GUI test", sorted(tags)
     qtbot.wait(200)
-    screenshot(window, "main-registry")
+    screenshot(window, shot)

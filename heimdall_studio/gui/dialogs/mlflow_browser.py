@@ -113,7 +113,7 @@ class MlflowBrowser(QDialog):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(_titled("Experiments", self.experiments))
         split.addWidget(right)
-        split.setStretchFactor(1, 3)
+        split.setSizes([220, 780])
         header = QHBoxLayout()
         header.addWidget(self.where, 1)
         header.addWidget(self.status)

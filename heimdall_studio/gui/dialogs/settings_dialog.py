@@ -85,7 +85,7 @@ class SecretField(QWidget):
         self.note.setVisible(bool(env_var))
         self.clear_button.setVisible(stored and writable and not env_var)
         if env_var:
-            self.edit.setPlaceholderText(f"●●●●●●●● set by {env_var}")
+            self.edit.setPlaceholderText("●●●●●●●● set in the environment")
         elif stored:
             self.edit.setPlaceholderText("●●●●●●●● stored in the keyring — type to replace")
         else:
@@ -275,21 +275,22 @@ class SettingsDialog(QDialog):
             self.form.set_locked(field, f"from {var}" if var else "")
             if var:
                 self.form.set_value(field, getattr(self.env_values, field))
-        embedded = name == EMBEDDED
+        # The embedded profile turns remote when MLFLOW_TRACKING_URI (or similar) is set.
+        embedded = name == EMBEDDED and "tracking_uri" not in self.env_fields
         if embedded:
             self.form.set_enabled_fields(EMBEDDED_FIELDS, "The embedded profile needs no server: MLflow runs on a "
                                                           "local SQLite file and models go to a local folder.")
         else:
             self.form.set_enabled_fields(set(PROFILE_FIELDS), "")
-        writable = self.keyring_ok and not embedded
+        writable = self.keyring_ok and name != EMBEDDED
         typed = self.typed.get(name, {})
         for field, widget in self.secrets.items():
-            stored = (name in self.saved and not embedded and self.keyring_ok
+            stored = (name in self.saved and name != EMBEDDED and self.keyring_ok
                       and bool(keyring_get(name, field)) and typed.get(field) != "")
             widget.show_state(stored, self.env_secrets.get(field, ""), writable)
             if typed.get(field):
                 widget.edit.setText(typed[field])
-        self.remove_button.setEnabled(not embedded)
+        self.remove_button.setEnabled(name != EMBEDDED)
         self.activate_button.setEnabled(name != self.active and not self.active_from_env)
         notes = sorted(set(self.env_fields.values()) | set(self.env_secrets.values()))
         self.env_note.setText("Set by environment variables (they win over this dialog): " + ", ".join(notes)
