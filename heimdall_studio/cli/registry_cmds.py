@@ -14,6 +14,7 @@ from rich.table import Table
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, HeimdallError
+from heimdall_studio.integrations.settings import SECRET_FIELDS
 
 PROMOTE_TARGETS = ("staging", "production", "archived")
 
@@ -65,6 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     _profile_argument(show)
     show.set_defaults(func=cmd_config_show)
+    secret = config_sub.add_parser(
+        "set-secret", help="store a secret (S3 keys, MLflow token) in the OS keyring",
+        description="Reads the value from the terminal without echo (or from standard input when piped) "
+                    "and stores it in the OS keyring for the profile. Never in the settings file.")
+    secret.add_argument("name", choices=SECRET_FIELDS)
+    _profile_argument(secret)
+    secret.set_defaults(func=cmd_config_set_secret)
 
 
 def _profile_argument(parser: argparse.ArgumentParser) -> None:
@@ -245,6 +253,27 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     out.print(table)
     for warning in shown["warnings"]:
         out.print(f"[yellow]warning: {warning}[/]")
+    return 0
+
+
+@_guarded
+def cmd_config_set_secret(args: argparse.Namespace) -> int:
+    from heimdall_studio.integrations.settings import EMBEDDED, keyring_set, load_settings
+
+    profile = args.profile or load_settings().profile.name
+    if profile == EMBEDDED:
+        raise BadInputError("The embedded profile talks to no server and keeps no secrets.",
+                            "Name a remote profile: heimdall-studio config set-secret NAME --profile PROFILE.")
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"{args.name} for profile {profile}: ")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise BadInputError(f"No value given for {args.name}; nothing was stored.")
+    keyring_set(profile, args.name, value)
+    print(f"Stored {args.name} for profile {profile} in the OS keyring.")
     return 0
 
 

@@ -1,0 +1,49 @@
+"""`config set-secret` stores a secret in the keyring, never in the settings file, and
+`config show` masks it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from heimdall_studio.integrations.settings import Profile, save_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s3cr3t-Value-that-must-not-leak"
+
+
+def _cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "heimdall_studio", *argv], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_set_secret_goes_to_the_keyring_only(tmp_path, monkeypatch):
+    keyring_file = tmp_path / "keyring.json"
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
+    monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(keyring_file))
+    settings_file = save_profile(Profile(name="prod", tracking_uri="http://127.0.0.1:9/",
+                                         s3_endpoint="http://127.0.0.1:9/"))
+
+    stored = _cli("config", "set-secret", "aws_secret_access_key", "--profile", "prod", stdin=SECRET + "\n")
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(keyring_file.read_text()) == {"heimdall-studio|prod:aws_secret_access_key": SECRET}
+    assert SECRET not in settings_file.read_text()
+
+    shown = _cli("config", "show", "--profile", "prod", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert SECRET not in shown.stdout + shown.stderr
+    assert json.loads(shown.stdout)["secrets"]["aws_secret_access_key"] == "set (keyring)"
+
+
+def test_set_secret_refuses_the_embedded_profile_and_empty_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
+    monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
+    embedded = _cli("config", "set-secret", "aws_secret_access_key", "--profile", "embedded", stdin="x\n")
+    assert embedded.returncode == 2 and "embedded" in embedded.stderr
+    empty = _cli("config", "set-secret", "aws_secret_access_key", "--profile", "prod", stdin="\n")
+    assert empty.returncode == 2 and "nothing was stored" in empty.stderr
+    assert not (tmp_path / "keyring.json").exists()
