@@ -37,8 +37,14 @@ def new_report(source: str, prior: dict[str, Any] | None = None) -> dict[str, An
 
 def record_step(report: dict[str, Any], step: str, result: dict[str, Any], seconds: float) -> None:
     """Put a step's result into its section and derive the summary sections."""
-    report[SECTIONS[step]] = result
     report["timings"][step] = round(seconds, 4)
+    prior_source = report.get("source") or {}
+    if step == LOAD and result.get("kind") == "onnx" and prior_source.get("kind") not in (None, "onnx"):
+        # A later run on the exported file (the app's push): the report keeps describing
+        # the PyTorch model the file came from.
+        report["onnx_source"] = result
+        return
+    report[SECTIONS[step]] = result
     if step == BENCHMARK:
         report["latency"] = result.get("entries", [])
     if step in (VALIDATE, METADATA, EXPORT):

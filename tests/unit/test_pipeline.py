@@ -109,3 +109,19 @@ def test_unknown_step_is_bad_input(tmp_path):
     seen, finished = _run(PipelineRequest(source="x.pt", steps=("load", "teleport")))
     assert not any(isinstance(e, ev.StepStarted) for e in seen), "nothing runs before the request is checked"
     assert finished.exit_code == 2
+
+
+def test_a_run_on_the_exported_file_keeps_the_earlier_report(tmp_path):
+    """The app pushes with source=<the .onnx> and prior_report=<the full run's report>."""
+    _, first = _run(PipelineRequest(source=str(_checkpoint(tmp_path, 0)), out_dir=str(tmp_path / "out"),
+                                    source_options=TINY, steps=("load", "export", "validate", "parity"),
+                                    export=ExportOptions(exporter="torchscript"),
+                                    parity=ParityOptions(batches=1, batch_size=2)))
+    onnx_path = first.report["onnx"]["path"]
+    _, later = _run(PipelineRequest(source=onnx_path, out_dir=str(tmp_path / "out"), steps=("load", "validate"),
+                                    prior_report=first.report))
+    assert later.exit_code == 0
+    assert later.report["source"]["path"].endswith("two_head_0.pt")
+    assert later.report["onnx_source"]["path"] == onnx_path
+    assert later.report["parity"] == first.report["parity"]
+    assert later.report["export"]["exporter"] == "torchscript"
