@@ -176,6 +176,7 @@ class SettingsDialog(QDialog):
         self.test_button.clicked.connect(self.test_connection)
         self.test_result = QLabel("", wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.test_result.setMinimumHeight(self.fontMetrics().lineSpacing() * 4)  # two results with hints
         self.error = ErrorBanner()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip("Save profiles, secrets and defaults")
@@ -202,7 +203,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addLayout(bottom)
         layout.addWidget(self.buttons)
-        self.resize(900, 640)
+        self.resize(900, 700)
         self._fill_list(self.active)
 
     # -- the profile list ---------------------------------------------------------------------------
