@@ -210,6 +210,14 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def _write_settings_file(path: Path, data: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def save_profile(profile: Profile, *, activate: bool = False, path: Path | None = None) -> Path:
     """Add or replace a profile in the settings file (never with secrets)."""
     path = path or config_dir() / "settings.json"
@@ -217,11 +225,20 @@ def save_profile(profile: Profile, *, activate: bool = False, path: Path | None 
     data["profiles"][profile.name] = profile.to_dict()
     if activate:
         data["active_profile"] = profile.name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return _write_settings_file(path, data)
+
+
+def remove_profiles(names: set[str], *, active: str, path: Path | None = None) -> Path:
+    """Drop ``names`` (and their keyring secrets) and make ``active`` the active profile, in one
+    atomic write. An ``active`` that no longer exists falls back to the embedded profile."""
+    path = path or config_dir() / "settings.json"
+    data = read_settings_file(path)
+    for name in names:
+        data["profiles"].pop(name, None)
+        for secret in SECRET_FIELDS:
+            keyring_delete(name, secret)
+    data["active_profile"] = active if active == EMBEDDED or active in data["profiles"] else EMBEDDED
+    return _write_settings_file(path, data)
 
 
 def load_settings(profile: str | None = None) -> Settings:
@@ -311,3 +328,24 @@ def keyring_set(profile: str, name: str, value: str) -> None:
         raise BadInputError(f"The OS keyring cannot store secrets here ({type(exc).__name__}).",
                             "Set the secret as an environment variable instead "
                             "(AWS_SECRET_ACCESS_KEY, MLFLOW_TRACKING_PASSWORD, ...).") from exc
+
+
+def keyring_delete(profile: str, name: str) -> None:
+    """Forget a stored secret; nothing happens when there is none or no keyring backend."""
+    try:
+        import keyring
+
+        keyring.delete_password(KEYRING_SERVICE, f"{profile}:{name}")
+    except Exception:  # PasswordDeleteError (nothing stored) or no backend: nothing to forget
+        pass
+
+
+def keyring_available() -> bool:
+    """False when keyring has only its 'fail' or 'null' backend (no Secret Service, no Keychain)."""
+    try:
+        import keyring
+        from keyring.backends import fail, null
+
+        return not isinstance(keyring.get_keyring(), (fail.Keyring, null.Keyring))
+    except Exception:  # a backend that breaks while loading is no backend
+        return False

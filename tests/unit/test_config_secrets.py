@@ -47,3 +47,20 @@ def test_set_secret_refuses_the_embedded_profile_and_empty_values(tmp_path, monk
     empty = _cli("config", "set-secret", "aws_secret_access_key", "--profile", "prod", stdin="\n")
     assert empty.returncode == 2 and "nothing was stored" in empty.stderr
     assert not (tmp_path / "keyring.json").exists()
+
+
+def test_removing_a_profile_forgets_its_secrets_and_falls_back_to_embedded(tmp_path, monkeypatch):
+    from heimdall_studio.integrations.settings import keyring_get, keyring_set, load_settings, remove_profiles
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
+    monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
+    for name in ("prod", "lab"):
+        save_profile(Profile(name=name, tracking_uri="http://127.0.0.1:9/"), activate=True)
+        keyring_set(name, "aws_secret_access_key", SECRET + name)
+
+    settings_file = remove_profiles({"lab"}, active="lab")
+    data = json.loads(settings_file.read_text())
+    assert set(data["profiles"]) == {"prod"} and data["active_profile"] == "embedded"
+    assert keyring_get("lab", "aws_secret_access_key") == ""
+    assert keyring_get("prod", "aws_secret_access_key") == SECRET + "prod"
+    assert load_settings().profile.name == "embedded"

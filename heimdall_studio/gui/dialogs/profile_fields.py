@@ -3,11 +3,8 @@ and the settings-file edits that ``integrations.settings`` has no call for yet."
 
 from __future__ import annotations
 
-import json
-import os
 
 from heimdall_studio.gui.dataclass_form import FieldSpec
-from heimdall_studio.integrations.settings import EMBEDDED, config_dir, read_settings_file
 
 PROFILE_FIELDS: dict[str, FieldSpec] = {
     "tracking_uri": FieldSpec("MLflow tracking URI", "Address of the MLflow tracking server, e.g. "
@@ -44,30 +41,3 @@ SECRET_SPECS: dict[str, tuple[str, str, str]] = {
 NO_KEYRING_TEXT = ("No OS keyring is available here, so secrets cannot be saved. Set "
                    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and MLFLOW_TRACKING_TOKEN in the "
                    "environment instead.")
-
-
-def keyring_available() -> bool:
-    """False when keyring has only its 'fail' or 'null' backend (no Secret Service, no Keychain)."""
-    try:
-        import keyring
-        from keyring.backends import fail, null
-
-        return not isinstance(keyring.get_keyring(), (fail.Keyring, null.Keyring))
-    except Exception:  # a backend that breaks while loading is no backend
-        return False
-
-
-def write_profile_changes(removed: set[str], active: str) -> None:
-    """Drop ``removed`` profiles and make ``active`` the active one, in one atomic write.
-
-    ``integrations.settings`` only adds or replaces profiles; removing one is done here.
-    """
-    path = config_dir() / "settings.json"
-    data = read_settings_file(path)
-    for name in removed:
-        data["profiles"].pop(name, None)
-    data["active_profile"] = active if active == EMBEDDED or active in data["profiles"] else EMBEDDED
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -38,8 +38,6 @@ from heimdall_studio.gui.dialogs.profile_fields import (
     NO_KEYRING_TEXT,
     PROFILE_FIELDS,
     SECRET_SPECS,
-    keyring_available,
-    write_profile_changes,
 )
 from heimdall_studio.gui.run_defaults import RUN_DEFAULT_FIELDS, RunDefaults
 from heimdall_studio.gui.theme import FAIL_COLOR, PASS_COLOR
@@ -47,10 +45,13 @@ from heimdall_studio.gui.widgets import ErrorBanner
 from heimdall_studio.integrations.settings import (
     EMBEDDED,
     Profile,
+    keyring_available,
+    keyring_delete,
     keyring_get,
     keyring_set,
     load_settings,
     read_settings_file,
+    remove_profiles,
     save_profile,
 )
 
@@ -377,17 +378,15 @@ class SettingsDialog(QDialog):
         for name, secrets in self.typed.items():
             for field, value in secrets.items():
                 if name in self.profiles and name != EMBEDDED:
-                    keyring_set(name, field, value)
+                    if value:
+                        keyring_set(name, field, value)
+                    else:
+                        keyring_delete(name, field)
         for name, profile in self.profiles.items():
             if name not in self.saved or profile != self.original.get(name):
                 save_profile(profile)
-        if self.removed:
-            for name in self.removed:
-                for field in SECRET_SPECS:
-                    if self.keyring_ok and keyring_get(name, field):
-                        keyring_set(name, field, "")
         if self.removed or self.active != self.original_active:
-            write_profile_changes(self.removed, self.active)
+            remove_profiles(self.removed, active=self.active)
         self.run_defaults = RunDefaults(**self.defaults_form.values())
         self.run_defaults.save(self.gui_settings)
 
