@@ -105,9 +105,17 @@ def version_summary(version: Any, aliases: dict[str, str] | None = None) -> dict
 
 
 def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
-    """All versions of a registered model, newest first."""
+    """All versions of a registered model, newest first; [] when nothing is registered under
+    that name yet (the first push creates it)."""
+    from mlflow.exceptions import MlflowException
+
     with mlflow_session(settings) as client:
-        registered = client.get_registered_model(name)
+        try:
+            registered = client.get_registered_model(name)
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+                return []
+            raise
         versions = client.search_model_versions(f"name = {quote(name)}")
         aliases = dict(registered.aliases or {})
         return sorted((version_summary(v, aliases) for v in versions), key=lambda d: -int(d["version"]))

@@ -74,3 +74,9 @@ def test_embedded_profile_needs_no_server(cli, tmp_path, capsys):
     [version] = list_versions(settings, "heimdall-localization-onnx")
     assert version["aliases"] == [] and version["stage"] == "Archived"
     assert cli("registry", "list") == 0 and "heimdall-localization-onnx" in capsys.readouterr().out
+
+
+def test_a_model_name_with_nothing_registered_lists_no_versions():
+    from heimdall_studio.integrations.settings import load_settings
+
+    assert list_versions(load_settings(), "never-pushed-model") == []

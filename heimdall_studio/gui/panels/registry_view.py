@@ -123,7 +123,8 @@ class RegistryView(QWidget):
 
     def _show_versions(self, versions: list[dict[str, Any]]) -> None:
         self.versions = versions
-        self.status.setText(f"{len(versions)} version(s)")
+        self.status.setText(f"{len(versions)} version(s)" if versions else
+                            "No versions registered under this name yet: push a model to create one.")
         self.table.set_rows([[v["version"], ", ".join(v.get("aliases", [])), v.get("stage", ""),
                               v.get("sha256", "")[:12], v.get("figures", {}).get("parity_passed", ""),
                               _latency_text(v.get("figures", {})), v.get("created", "")] for v in versions])
