@@ -136,7 +136,7 @@ def _check_target(target: Path, data_target: Path, options: ExportOptions) -> No
     for path in (target, data_target):
         if path.exists():
             raise BadInputError(f"{path} already exists; Heimdall Studio does not overwrite files silently.",
-                                "Pass --overwrite to replace it (in the app: tick Overwrite), or choose another --out folder.")
+                                "Pass --overwrite to replace it, or choose another --out folder.")
 
 
 def _make_workdir(out_dir: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
@@ -21,6 +22,23 @@ from PySide6.QtWidgets import (
 )
 
 from heimdall_studio.gui.theme import FAIL_COLOR
+
+
+# Hints from the engine name the CLI's flags; in the app the same choice is a control.
+_CLI_FLAGS_IN_THE_APP = (
+    (re.compile(r"(?i:pass |use |add )?--trust\b"), "tick “Trust this file” in the Source panel"),
+    (re.compile(r"(?i:pass |use |add )?--input(?![-\w])(?: NAME:DIMS:DTYPE)?"), "fill in the Inputs table"),
+    (re.compile(r"(?i:pass |use |add )?--model-class(?: \S+:\S+| MOD:CLASS)?"), "set the Model class field"),
+    (re.compile(r"(?i:pass |use |add )?--overwrite\b"), "tick “Overwrite existing .onnx” in Options"),
+)
+
+
+def in_app_words(hint: str) -> str:
+    """Say a CLI-worded hint in the app's terms (``--trust`` → the Trust checkbox)."""
+    for pattern, words in _CLI_FLAGS_IN_THE_APP:
+        hint = pattern.sub(words, hint, count=1)
+        hint = pattern.sub("", hint)
+    return hint[:1].upper() + hint[1:]
 
 
 class ErrorBanner(QFrame):
@@ -58,6 +76,7 @@ class ErrorBanner(QFrame):
 
     def show_error(self, message: str, hint: str = "", details: str = "") -> None:
         self.message_label.setText(message)
+        hint = in_app_words(hint)
         self.hint_label.setText(hint)
         self.hint_label.setVisible(bool(hint))
         self.details.setPlainText(details)
