@@ -10,21 +10,12 @@ Staging.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.specs import BenchmarkOptions, ExportOptions
 from heimdall_studio.engine.request import PipelineRequest
-
-
-def data_dir() -> Path:
-    override = os.environ.get("HEIMDALL_DATA_DIR")
-    if override:
-        return Path(override)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("heimdall-studio", appauthor=False))
+from heimdall_studio.integrations.settings import data_dir
 
 
 def demo_checkpoint() -> Path:

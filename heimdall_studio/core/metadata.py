@@ -52,11 +52,12 @@ class MetadataResult:
         return json_safe(self)
 
 
-def sha256_file(path: Path, chunk: int = CHUNK) -> str:
-    """Hex sha256 of a file, read in ``chunk``-byte pieces."""
+def sha256_file(path: Path, chunk: int = CHUNK, cancel: CancelToken | None = None) -> str:
+    """Hex sha256 of a file, read in ``chunk``-byte pieces; checks ``cancel`` between pieces."""
     digest = hashlib.sha256()
     for _ in _hash_chunks(digest, Path(path), chunk):
-        pass
+        if cancel is not None:
+            cancel.raise_if_cancelled()
     return digest.hexdigest()
 
 

@@ -10,7 +10,6 @@ data files and ``heimdall-report.json``. The seed's key template
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Callable, Protocol
 
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, ServiceError
+from heimdall_studio.core.metadata import sha256_file
 
 ProgressCallback = Callable[[int], None]  # bytes transferred since the last call
 CHUNK = 1024 * 1024
@@ -54,16 +54,6 @@ class ObjectStore(Protocol):
     def list_keys(self, prefix: str) -> list[str]: ...
 
     def delete_prefix(self, prefix: str) -> list[str]: ...
-
-
-def sha256_file(path: Path, cancel: CancelToken | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(block)
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-    return digest.hexdigest()
 
 
 def render_prefix(template: str, model_type: str, when: _dt.datetime | None = None) -> str:
