@@ -29,6 +29,7 @@ _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"(?i:pass |use |add )?--trust\b"), "tick “Trust this file” in the Source panel"),
     (re.compile(r"(?i:pass |use |add )?--input(?![-\w])(?: NAME:DIMS:DTYPE)?"), "fill in the Inputs table"),
     (re.compile(r"(?i:pass |use |add )?--model-class(?: \S+:\S+| MOD:CLASS)?"), "set the Model class field"),
+    (re.compile(r"(?i:pass |use |add )?--model-kwargs\b"), "the Model arguments field"),
     (re.compile(r"(?i:pass |use |add )?--overwrite\b"), "tick “Overwrite existing .onnx” in Options"),
 )
 

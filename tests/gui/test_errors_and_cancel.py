@@ -44,9 +44,14 @@ def test_bad_file_then_a_dropped_state_dict_that_needs_a_class_and_inputs(window
     drop_file(window, plain_state_dict)  # the app is still usable: drop the next file
     assert window.session.source == str(plain_state_dict)
     wait_for_run(qtbot, window)
-    assert banner.isVisible() and "--model-class" in banner.hint_label.text() + banner.message_label.text()
+    assert banner.isVisible() and "Model class field" in banner.hint_label.text()
+    assert "--" not in banner.hint_label.text(), "hints speak of the app's controls, not CLI flags"
 
     window.source_panel.model_class.setText(TINY_CLASS)
+    window.source_panel.model_kwargs.setText("{width: 8}")  # not JSON: said at once, nothing runs
+    window.source_panel.reload_button.click()
+    assert "Model arguments are not valid JSON" in banner.message_label.text() and window.run is None
+    window.source_panel.model_kwargs.setText('{"width": 8, "hidden": 16}')
     window.source_panel.reload_button.click()
     wait_for_run(qtbot, window)
     if not window.source_panel.recognised:  # the loader asked for the input spec as well

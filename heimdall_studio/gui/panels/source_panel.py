@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.specs import DTYPES, SourceOptions, TensorSpec, parse_tensor_spec
 from heimdall_studio.gui.widgets import ErrorBanner
 
@@ -122,6 +124,9 @@ class SourcePanel(QWidget):
         self.model_class = QLineEdit(placeholderText="package.module:Class")
         self.model_class.setToolTip("For plain state dicts: the nn.Module class to build before loading the "
                                     "weights, e.g. tests.support.tiny_models:TwoHeadNet.")
+        self.model_kwargs = QLineEdit(placeholderText='{"width": 16}')
+        self.model_kwargs.setToolTip("Arguments of the model class's __init__, as a JSON object "
+                                     "(the CLI's --model-kwargs). Empty: none, or the checkpoint's own.")
         self.trust = QCheckBox("Trust this file (allow full unpickling)")
         self.trust.setToolTip("Needed for files that pickle a whole nn.Module. Unpickling runs code from the "
                               "file: only tick it for files you made or trust.")
@@ -148,6 +153,7 @@ class SourcePanel(QWidget):
         form.addRow("Parameters", self.parameters)
         form.addRow("Outputs", self.outputs)
         form.addRow("Model class", self.model_class)
+        form.addRow("Model arguments", self.model_kwargs)
         form.addRow(self.trust)
         input_buttons = QHBoxLayout()
         input_buttons.addWidget(QLabel("Inputs"))
@@ -221,8 +227,21 @@ class SourcePanel(QWidget):
     def source_options(self) -> SourceOptions:
         """How to open the source; raises BadInputError for an input spec that does not parse."""
         inputs = self.inputs.spec_texts() if self._inputs_edited else ()
-        return SourceOptions(model_class=self.model_class.text().strip(), trust=self.trust.isChecked(),
-                             inputs=inputs)
+        return SourceOptions(model_class=self.model_class.text().strip(), model_kwargs=self._model_kwargs(),
+                             trust=self.trust.isChecked(), inputs=inputs)
+
+    def _model_kwargs(self) -> dict[str, Any]:
+        text = self.model_kwargs.text().strip()
+        if not text:
+            return {}
+        try:
+            kwargs = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"Model arguments are not valid JSON: {exc.msg} at character {exc.pos}.",
+                                'Write a JSON object, e.g. {"width": 16}.') from None
+        if not isinstance(kwargs, dict):
+            raise BadInputError("Model arguments must be a JSON object.", 'Write e.g. {"width": 16}.')
+        return kwargs
 
     @property
     def recognised(self) -> bool:
