@@ -237,7 +237,11 @@ class MainWindow(QMainWindow):
             self.profile_label.setToolTip(f"{exc.message}\n{exc.hint}")
             return
         shown = settings.show()
-        self.profile_label.setText(f"Profile: {settings.profile.name} ({shown['mode']})")
+        if settings.is_embedded:
+            self.profile_label.setText(f"Profile: {settings.profile.name} (local MLflow store and model folder)")
+        else:
+            self.profile_label.setText(f"Profile: {settings.profile.name} — MLflow {shown['tracking_uri']} · "
+                                       f"models {shown['store']}")
         self.profile_label.setToolTip(f"MLflow: {shown['tracking_uri']}\nModels: {shown['store']}")
         if follow_model_name or not self.registry.model_name.text():
             self.registry.model_name.setText(settings.profile.model_name)

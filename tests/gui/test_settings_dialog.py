@@ -61,7 +61,9 @@ def test_remote_profile_with_secrets_round_trip(window, qtbot, tmp_path, file_ke
     effective = load_settings()
     assert effective.profile.name == "lab" and effective.credentials.origins["aws_secret_access_key"] == "keyring"
 
-    assert window.profile_label.text() == "Profile: lab (remote)"
+    status = window.profile_label.text()
+    assert status.startswith("Profile: lab — MLflow sqlite:") and "http://127.0.0.1:9" in status
+    assert SECRET not in status and "AKIAGUITEST" not in status
     assert window.registry.model_name.text() == "lab-model"
     assert window.options.iterations.value() == 7 and window.options.exporter.currentText() == "torchscript"
     qtbot.waitUntil(lambda: not window.registry.busy, timeout=30000)  # the Registry view re-read MLflow
