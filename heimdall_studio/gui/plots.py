@@ -25,7 +25,11 @@ def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False):
         item.getAxis(axis).setPen(foreground)
     item.showGrid(x=True, y=True, alpha=0.25)
     item.setLogMode(y=log_y)
-    item.addLegend(offset=(-10, 10), labelTextColor=foreground)
+    # "(x1e-06)" on a log axis reads as a second scale: label log axes in plain powers of ten.
+    item.getAxis("left").enableAutoSIPrefix(not log_y)
+    legend_fill = pg.mkColor(background)
+    legend_fill.setAlpha(200)  # curves stay visible under the legend
+    item.addLegend(offset=(-10, 10), labelTextColor=foreground, brush=pg.mkBrush(legend_fill))
     item.setClipToView(True)
     item.setDownsampling(auto=True, mode="peak")
     widget.setMinimumHeight(160)

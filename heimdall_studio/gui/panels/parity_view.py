@@ -47,6 +47,7 @@ class ParityView(QWidget):
         from heimdall_studio.gui.plots import make_plot
 
         self.plot = make_plot("Parity: ONNX Runtime vs PyTorch", "batch", "abs. error (log)", log_y=True)
+        self.plot.getPlotItem().getAxis("bottom").setTickSpacing(major=1, minor=1)  # batches are whole
         self.plot.setToolTip("Solid: max abs. error per batch; dashed: mean; red line: atol")
         self._splitter.replaceWidget(0, self.plot)
         self._placeholder.deleteLater()
