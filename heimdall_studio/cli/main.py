@@ -50,11 +50,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _quiet_library_loggers(debug: bool) -> None:
-    """MLflow and alembic log routine INFO lines (database migrations); keep them for --debug."""
-    import logging
+    """MLflow and alembic log routine INFO lines (database migrations); keep them for --debug.
 
+    MLflow sets its loggers' level when it is imported, from MLFLOW_LOGGING_LEVEL; a user's own
+    setting of that variable wins."""
+    import logging
+    import os
+
+    level = "DEBUG" if debug else "WARNING"
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level)
     for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+        logging.getLogger(name).setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
