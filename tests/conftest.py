@@ -36,3 +36,20 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HEIMDALL_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("HEIMDALL_CONFIG_DIR", str(home / "config"))
     yield home
+
+
+@pytest.fixture
+def file_keyring(tmp_path, monkeypatch):
+    """A real keyring backend (tests.support.file_keyring) over a file in tmp, selected the way a
+    user would: PYTHON_KEYRING_BACKEND. Yields the file; the previous backend comes back after."""
+    import keyring
+    import keyring.core
+
+    previous = keyring.get_keyring()
+    path = tmp_path / "keyring.json"
+    monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(path))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.file_keyring.FileKeyring")
+    keyring.core.init_backend()
+    assert type(keyring.get_keyring()).__name__ == "FileKeyring"
+    yield path
+    keyring.set_keyring(previous)

@@ -150,23 +150,6 @@ def wait_for_run(qtbot, win, timeout_ms: int = 180000):
     qtbot.waitUntil(lambda: win.run is None, timeout=timeout_ms)
 
 
-@pytest.fixture
-def file_keyring(tmp_path, monkeypatch):
-    """A real keyring backend (tests.gui.keyring_backend) over a file in tmp, selected the way a
-    user would: PYTHON_KEYRING_BACKEND. Yields the file; the previous backend comes back after."""
-    import keyring
-    import keyring.core
-
-    previous = keyring.get_keyring()
-    path = tmp_path / "keyring.json"
-    monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(path))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
-    keyring.core.init_backend()
-    assert type(keyring.get_keyring()).__name__ == "FileKeyring"
-    yield path
-    keyring.set_keyring(previous)
-
-
 def visible_text(root) -> str:
     """Every text a user can see in ``root``: labels, line edits (as shown), placeholders, lists."""
     from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QListWidget

@@ -23,7 +23,7 @@ def _cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 def test_set_secret_goes_to_the_keyring_only(tmp_path, monkeypatch):
     keyring_file = tmp_path / "keyring.json"
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.file_keyring.FileKeyring")
     monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(keyring_file))
     settings_file = save_profile(Profile(name="prod", tracking_uri="http://127.0.0.1:9/",
                                          s3_endpoint="http://127.0.0.1:9/"))
@@ -40,7 +40,7 @@ def test_set_secret_goes_to_the_keyring_only(tmp_path, monkeypatch):
 
 
 def test_set_secret_refuses_the_embedded_profile_and_empty_values(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.file_keyring.FileKeyring")
     monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
     embedded = _cli("config", "set-secret", "aws_secret_access_key", "--profile", "embedded", stdin="x\n")
     assert embedded.returncode == 2 and "embedded" in embedded.stderr
@@ -49,11 +49,9 @@ def test_set_secret_refuses_the_embedded_profile_and_empty_values(tmp_path, monk
     assert not (tmp_path / "keyring.json").exists()
 
 
-def test_removing_a_profile_forgets_its_secrets_and_falls_back_to_embedded(tmp_path, monkeypatch):
+def test_removing_a_profile_forgets_its_secrets_and_falls_back_to_embedded(file_keyring):
     from heimdall_studio.integrations.settings import keyring_get, keyring_set, load_settings, remove_profiles
 
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.gui.keyring_backend.FileKeyring")
-    monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
     for name in ("prod", "lab"):
         save_profile(Profile(name=name, tracking_uri="http://127.0.0.1:9/"), activate=True)
         keyring_set(name, "aws_secret_access_key", SECRET + name)

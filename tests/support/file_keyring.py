@@ -1,5 +1,5 @@
 """A real keyring backend for the tests: a JSON file in a temp dir named by
-HEIMDALL_TEST_KEYRING_FILE. Selected with PYTHON_KEYRING_BACKEND=tests.gui.keyring_backend.FileKeyring,
+HEIMDALL_TEST_KEYRING_FILE. Selected with PYTHON_KEYRING_BACKEND=tests.support.file_keyring.FileKeyring,
 so the app goes through keyring's own API exactly as with an OS keyring."""
 
 from __future__ import annotations
