@@ -7,8 +7,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 # Never let a test talk to a user's real servers or write into a real data dir.
-for _var in ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-             "MLFLOW_S3_ACCESS_KEY_ID", "MLFLOW_S3_SECRET_ACCESS_KEY", "MLFLOW_EXPERIMENT_NAME"):
+SERVICE_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                     "AWS_SESSION_TOKEN", "MLFLOW_S3_ACCESS_KEY_ID", "MLFLOW_S3_SECRET_ACCESS_KEY",
+                     "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_TOKEN", "HEIMDALL_PROFILE")
+for _var in SERVICE_VARIABLES:
     os.environ.pop(_var, None)
 
 import psutil  # noqa: E402
@@ -31,7 +33,10 @@ def _no_leaked_processes(request):
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
-    """Settings, the embedded MLflow store and the local model store go to a temp dir."""
+    """No MLflow/S3 variables from the machine or an earlier test; settings, the embedded MLflow store
+    and the local model store go to a temp dir."""
+    for var in SERVICE_VARIABLES:  # each test starts with none of them, whatever ran before
+        monkeypatch.delenv(var, raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HEIMDALL_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("HEIMDALL_CONFIG_DIR", str(home / "config"))

@@ -85,6 +85,8 @@ def mlflow_session(settings: Settings) -> Iterator[Any]:
                     raise
         finally:
             for k, v in saved.items():
+                if os.environ.get(k) != (wanted[k] or None):
+                    continue  # changed by someone else meanwhile (another thread): theirs stands
                 if v is None:
                     os.environ.pop(k, None)
                 else:

@@ -62,3 +62,24 @@ def test_removing_a_profile_forgets_its_secrets_and_falls_back_to_embedded(file_
     assert keyring_get("lab", "aws_secret_access_key") == ""
     assert keyring_get("prod", "aws_secret_access_key") == SECRET + "prod"
     assert load_settings().profile.name == "embedded"
+
+
+def test_an_mlflow_session_restores_the_environment_but_not_over_a_change_made_meanwhile(monkeypatch):
+    """MLflow reads credentials from os.environ only; a session sets them and puts back what was
+    there, except where another thread changed a variable in the meantime."""
+    import os
+
+    from heimdall_studio.integrations.mlflow_client import mlflow_session
+    from heimdall_studio.integrations.settings import load_settings
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-SESSION")
+    settings = load_settings()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    with mlflow_session(settings):
+        assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIA-SESSION"
+        assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:9"
+        os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:10"  # someone else's change
+    assert "AWS_ACCESS_KEY_ID" not in os.environ
+    assert os.environ.pop("MLFLOW_TRACKING_URI") == "http://127.0.0.1:10"
