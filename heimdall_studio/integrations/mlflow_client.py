@@ -7,7 +7,6 @@ restores what was there before. Values are never logged.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import warnings
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from heimdall_studio.core.errors import BadInputError, HeimdallError, ServiceError
-from heimdall_studio.integrations.settings import Settings
+from heimdall_studio.integrations.settings import Settings, environment_overlay, user_env
 
 _ENV_LOCK = threading.RLock()
 # MLflow's defaults (7 retries, backoff factor 2) make a dead server look like a hang of
@@ -42,7 +41,7 @@ def _session_env(settings: Settings) -> dict[str, str]:
         env["MLFLOW_S3_IGNORE_TLS"] = "true"
         env["MLFLOW_TRACKING_INSECURE_TLS"] = "true"
     for name, value in _RETRY_DEFAULTS.items():
-        env[name] = os.environ.get(name) or value
+        env[name] = user_env(name) or value
     return env
 
 
@@ -58,17 +57,10 @@ def mlflow_session(settings: Settings) -> Iterator[Any]:
 
     if settings.is_embedded:
         (settings.data_dir / "mlflow").mkdir(parents=True, exist_ok=True)
-    with _ENV_LOCK:
-        wanted = _session_env(settings)
-        saved = {k: os.environ.get(k) for k in wanted}
+    with _ENV_LOCK, environment_overlay(_session_env(settings)):
         saved_uris = (mlflow.tracking._tracking_service.utils._tracking_uri,
                       mlflow.tracking._model_registry.utils._registry_uri)
         try:
-            for k, v in wanted.items():
-                if v:
-                    os.environ[k] = v
-                else:
-                    os.environ.pop(k, None)
             mlflow.set_tracking_uri(settings.tracking_uri)
             mlflow.set_registry_uri(settings.tracking_uri)
             with warnings.catch_warnings():
@@ -84,13 +76,6 @@ def mlflow_session(settings: Settings) -> Iterator[Any]:
                         raise mlflow_error(exc, settings) from exc
                     raise
         finally:
-            for k, v in saved.items():
-                if os.environ.get(k) != (wanted[k] or None):
-                    continue  # changed by someone else meanwhile (another thread): theirs stands
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
             mlflow.tracking._tracking_service.utils._tracking_uri = saved_uris[0]
             mlflow.tracking._model_registry.utils._registry_uri = saved_uris[1]
 

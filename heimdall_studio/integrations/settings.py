@@ -14,6 +14,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,7 +253,7 @@ def load_settings(profile: str | None = None) -> Settings:
     cfg, data = config_dir(), data_dir()
     file_data = read_settings_file(cfg / "settings.json")
     warnings: list[str] = []
-    name = profile or os.environ.get("HEIMDALL_PROFILE") or file_data.get("active_profile") or EMBEDDED
+    name = profile or user_env("HEIMDALL_PROFILE") or file_data.get("active_profile") or EMBEDDED
     stored = file_data["profiles"].get(name)
     if stored is None and name != EMBEDDED:
         raise BadInputError(f"There is no profile {name!r} in {cfg / 'settings.json'}.",
@@ -264,14 +267,14 @@ def load_settings(profile: str | None = None) -> Settings:
     origins = {k: "settings file" for k in stored}
     for attr, variables in _ENV_FIELDS.items():
         for var in variables:
-            if os.environ.get(var):
-                setattr(result, attr, os.environ[var])
+            if user_env(var):
+                setattr(result, attr, user_env(var))
                 origins[attr] = f"env:{var}"
                 break
-    if os.environ.get("HEIMDALL_S3_PART_SIZE_MB", "").isdigit():
-        result.part_size_mb = int(os.environ["HEIMDALL_S3_PART_SIZE_MB"])
+    if (user_env("HEIMDALL_S3_PART_SIZE_MB") or "").isdigit():
+        result.part_size_mb = int(user_env("HEIMDALL_S3_PART_SIZE_MB"))
         origins["part_size_mb"] = "env:HEIMDALL_S3_PART_SIZE_MB"
-    if os.environ.get("HEIMDALL_VERIFY_TLS", "").lower() in ("0", "false", "no"):
+    if (user_env("HEIMDALL_VERIFY_TLS") or "").lower() in ("0", "false", "no"):
         result.verify_tls = False
         origins["verify_tls"] = "env:HEIMDALL_VERIFY_TLS"
     credentials = _load_credentials(name, warnings)
@@ -284,8 +287,8 @@ def _load_credentials(profile: str, warnings: list[str]) -> Credentials:
     origins: dict[str, str] = {}
     for attr, variables in _ENV_SECRETS.items():
         for var in variables:
-            if os.environ.get(var):
-                values[attr], origins[attr] = os.environ[var], f"env:{var}"
+            if user_env(var):
+                values[attr], origins[attr] = user_env(var), f"env:{var}"
                 break
     missing = [a for a in _ENV_SECRETS if a not in values]
     if missing and profile != EMBEDDED:
@@ -349,3 +352,44 @@ def keyring_available() -> bool:
         return not isinstance(keyring.get_keyring(), (fail.Keyring, null.Keyring))
     except Exception:  # a backend that breaks while loading is no backend
         return False
+
+
+# MLflow reads S3 and auth settings from os.environ only, so a call to MLflow sets them for
+# its duration (integrations.mlflow_client). Settings must keep reading the user's own
+# environment meanwhile, not those temporary values: they are recorded here.
+_overlay_lock = threading.Lock()
+_overlaid: dict[str, str | None] = {}  # variable → the user's own value while a session overlays it
+
+
+def user_env(name: str) -> str | None:
+    """``os.environ[name]`` as the user set it, ignoring a running MLflow call's temporary values."""
+    with _overlay_lock:
+        if name in _overlaid:
+            return _overlaid[name]
+    return os.environ.get(name)
+
+
+@contextmanager
+def environment_overlay(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` (an empty value unsets) for the block, then put back what
+    was there — except where someone else changed a variable meanwhile: theirs stands."""
+    with _overlay_lock:
+        mine = {k: os.environ.get(k) for k in values if k not in _overlaid}
+        _overlaid.update(mine)
+        for k, v in values.items():
+            if v:
+                os.environ[k] = v
+            else:
+                os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        with _overlay_lock:
+            for k, v in mine.items():
+                del _overlaid[k]
+                if os.environ.get(k) != (values[k] or None):
+                    continue
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

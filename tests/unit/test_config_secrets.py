@@ -80,6 +80,9 @@ def test_an_mlflow_session_restores_the_environment_but_not_over_a_change_made_m
     with mlflow_session(settings):
         assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIA-SESSION"
         assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:9"
+        # Meanwhile settings read the user's own environment, not the session's values.
+        meanwhile = load_settings()
+        assert meanwhile.is_embedded and "aws_access_key_id" not in meanwhile.credentials.origins
         os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:10"  # someone else's change
     assert "AWS_ACCESS_KEY_ID" not in os.environ
     assert os.environ.pop("MLFLOW_TRACKING_URI") == "http://127.0.0.1:10"
