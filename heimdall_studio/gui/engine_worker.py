@@ -10,20 +10,14 @@ stream still ends with a ``PipelineFinished``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import create_worker
 
 from heimdall_studio.core.events import PipelineFinished
+from heimdall_studio.engine.client import EngineClient
 from heimdall_studio.engine.request import PipelineRequest
-
-
-def _default_client_factory(request: PipelineRequest):
-    from heimdall_studio.engine.client import EngineClient
-
-    return EngineClient(request)
 
 
 class EngineRun(QObject):
@@ -32,12 +26,10 @@ class EngineRun(QObject):
     event = Signal(object)
     finished = Signal(object)
 
-    def __init__(self, request: PipelineRequest, parent: QObject | None = None,
-                 client_factory: Callable[[PipelineRequest], Any] = _default_client_factory):
+    def __init__(self, request: PipelineRequest, parent: QObject | None = None):
         super().__init__(parent)
         self.request = request
-        self._client_factory = client_factory
-        self._client: Any = None
+        self._client = None  # the EngineClient, once the worker thread made it
         self._lock = threading.Lock()
         self._cancel_requested = False
         self._worker = None
@@ -63,11 +55,10 @@ class EngineRun(QObject):
             self._cancel_requested = True
             client = self._client
         if client is not None:
-            # The client's cancel may wait out its grace period: keep it off the UI thread.
-            threading.Thread(target=client.cancel, name="heimdall-engine-cancel", daemon=True).start()
+            client.cancel()  # returns at once: the client escalates on a thread of its own
 
     def _read_events(self) -> Iterator[object]:
-        client = self._client_factory(self.request)
+        client = EngineClient(self.request)
         with self._lock:
             self._client = client
             cancel_now = self._cancel_requested
