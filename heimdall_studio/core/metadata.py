@@ -36,7 +36,7 @@ class MetadataResult:
     sha256: str  # of the .onnx file itself
     size_bytes: int  # of the .onnx file itself
     total_size_bytes: int  # the .onnx and its external data
-    files: list[dict[str, Any]] = field(default_factory=list)  # name, path, size_bytes, sha256, modified_at
+    files: list[dict[str, Any]] = field(default_factory=list)  # name, path, size_bytes, sha256, modified_at, mtime_ns
     parameters: int | None = None
     trainable_parameters: int | None = None
     parameters_from: str = ""  # "module" | "onnx_initializers"
@@ -93,7 +93,8 @@ def metadata_step(onnx_path: Path, model: LoadedModel, export: Any | None,
                 last = time.perf_counter()
         stat = part.stat()
         files.append({"name": part.name, "path": str(part), "size_bytes": stat.st_size,
-                      "sha256": digest.hexdigest(), "modified_at": _utc(stat.st_mtime)})
+                      "sha256": digest.hexdigest(), "modified_at": _utc(stat.st_mtime),
+                      "mtime_ns": stat.st_mtime_ns})
     yield Progress(METADATA, total, total, "Hashed")
 
     inputs, outputs = io_specs(structure)
@@ -130,6 +131,18 @@ def library_versions() -> dict[str, str]:
             except importlib.metadata.PackageNotFoundError:
                 continue
     return versions
+
+
+def known_sha256(path: Path, metadata: dict[str, Any] | None, cancel: CancelToken | None = None) -> str:
+    """The sha256 of ``path``: taken from a metadata result's ``files`` when the file is unchanged
+    since (same path, size and nanosecond mtime), otherwise computed. A large model is then read
+    once per run, not once per step."""
+    stat = Path(path).stat()
+    for entry in (metadata or {}).get("files", []):
+        if (entry.get("sha256") and Path(entry.get("path", "")).resolve() == Path(path).resolve()
+                and entry.get("size_bytes") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns):
+            return entry["sha256"]
+    return sha256_file(path, cancel=cancel)
 
 
 def _utc(timestamp: float) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Generator
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, HeimdallError, ServiceError
+from heimdall_studio.core.metadata import known_sha256
 from heimdall_studio.integrations import report_figures
 from heimdall_studio.integrations.mlflow_client import ensure_experiment, mlflow_session, where
 from heimdall_studio.integrations.registry import (
@@ -162,7 +163,8 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
     for warning in settings.warnings:
         yield ev.Log("warning", warning, ev.PUSH)
     yield ev.Progress(ev.PUSH, 0, 0, f"Computing the sha256 of {onnx_path.name}")
-    sha256 = sha256_file(onnx_path, cancel=cancel)
+    hashed = report.get("metadata")
+    sha256 = known_sha256(onnx_path, hashed, cancel)
     parts = external_data_files(onnx_path)
 
     yield ev.Progress(ev.PUSH, 0, 0, f"Looking for sha256 {sha256[:12]}… in {where(settings)}")
@@ -189,7 +191,7 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
     with tempfile.TemporaryDirectory(prefix="heimdall-push-") as tmp:
         report_path = Path(tmp) / REPORT_NAME
         report_path.write_text(json.dumps(ev.json_safe(report), indent=2) + "\n", encoding="utf-8")
-        uploads = [(p, {"sha256": sha256_file(p, cancel=cancel), "part-of": onnx_path.name}) for p in parts]
+        uploads = [(p, {"sha256": known_sha256(p, hashed, cancel), "part-of": onnx_path.name}) for p in parts]
         uploads += [(onnx_path, metadata), (report_path, {"sha256": sha256_file(report_path), "part-of": onnx_path.name})]
         total = sum(p.stat().st_size for p, _ in uploads)
         yield ev.Log("info", f"Uploading {len(uploads)} file(s), {total / 1e6:.1f} MB, to {store.uri(prefix)} "

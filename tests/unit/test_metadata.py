@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 from pathlib import Path
 
@@ -58,3 +59,19 @@ def test_external_data_parts_are_hashed_too(tmp_path, tiny_model):
     data_path.unlink()
     with pytest.raises(BadInputError, match="tiny.onnx.data, which is missing"):
         run_step(metadata_step(onnx_path, onnx_only, None, CancelToken()))
+
+
+def test_known_sha256_reuses_the_metadata_hash_only_while_the_file_is_unchanged(tmp_path):
+    from heimdall_studio.core.metadata import known_sha256
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"first")
+    stat = path.stat()
+    recorded = {"files": [{"path": str(path), "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                           "sha256": "f" * 64}]}
+    # Unchanged since the metadata step: its hash is taken as is (the file is not read again).
+    assert known_sha256(path, recorded) == "f" * 64
+    path.write_bytes(b"other")  # same size, new content...
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # ...written a moment later
+    assert known_sha256(path, recorded) == hashlib.sha256(b"other").hexdigest()
+    assert known_sha256(path, None) == hashlib.sha256(b"other").hexdigest()
