@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         from heimdall_studio.integrations.settings import load_settings
 
         try:
-            settings = load_settings()
+            settings = load_settings(with_secrets=False)  # no keyring on the UI thread
         except HeimdallError as exc:
             self.profile_label.setText("Settings: error")
             self.profile_label.setToolTip(f"{exc.message}\n{exc.hint}")

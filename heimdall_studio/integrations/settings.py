@@ -244,11 +244,13 @@ def remove_profiles(names: set[str], *, active: str, path: Path | None = None) -
     return _write_settings_file(path, data)
 
 
-def load_settings(profile: str | None = None) -> Settings:
+def load_settings(profile: str | None = None, *, with_secrets: bool = True) -> Settings:
     """The effective settings: defaults, then the file's profile, then the environment.
 
     ``profile`` (or ``HEIMDALL_PROFILE``, or the file's ``active_profile``) picks the
-    profile. Raises BadInputError for an unknown profile or a broken settings file.
+    profile. ``with_secrets=False`` skips the credentials, and with them the OS keyring,
+    which can block (a locked Secret Service asks to be unlocked): for callers that only
+    show where things go. Raises BadInputError for an unknown profile or a broken settings file.
     """
     cfg, data = config_dir(), data_dir()
     file_data = read_settings_file(cfg / "settings.json")
@@ -277,7 +279,7 @@ def load_settings(profile: str | None = None) -> Settings:
     if (user_env("HEIMDALL_VERIFY_TLS") or "").lower() in ("0", "false", "no"):
         result.verify_tls = False
         origins["verify_tls"] = "env:HEIMDALL_VERIFY_TLS"
-    credentials = _load_credentials(name, warnings)
+    credentials = _load_credentials(name, warnings) if with_secrets else Credentials({}, {})
     return Settings(profile=result, credentials=credentials, data_dir=data, config_dir=cfg,
                     origins=origins, warnings=warnings)
 

@@ -86,3 +86,24 @@ def test_an_mlflow_session_restores_the_environment_but_not_over_a_change_made_m
         os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:10"  # someone else's change
     assert "AWS_ACCESS_KEY_ID" not in os.environ
     assert os.environ.pop("MLFLOW_TRACKING_URI") == "http://127.0.0.1:10"
+
+
+def test_settings_without_secrets_never_touch_the_keyring(file_keyring, monkeypatch):
+    import keyring
+
+    from heimdall_studio.integrations.settings import keyring_set, load_settings
+
+    save_profile(Profile(name="prod", tracking_uri="http://127.0.0.1:9/"), activate=True)
+    keyring_set("prod", "aws_secret_access_key", SECRET)
+    assert load_settings().credentials.get("aws_secret_access_key") == SECRET
+
+    class KeyringTouched(BaseException):  # not an Exception: the settings' own error handling cannot hide it
+        pass
+
+    def locked(*_args):  # a keyring that would block (a locked Secret Service) fails the test instead
+        raise KeyringTouched()
+
+    monkeypatch.setattr(keyring, "get_password", locked)
+    shown = load_settings(with_secrets=False)
+    assert shown.profile.name == "prod" and shown.credentials.secret_values() == []
+    assert shown.show()["tracking_uri"] == "http://127.0.0.1:9/"
