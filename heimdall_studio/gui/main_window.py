@@ -1,7 +1,9 @@
 """The main window: docks a user can rearrange, menus and shortcuts, and the run life cycle.
 
-One engine run at a time (recognising a source, the pipeline, or a push). Its events are
-routed to the panels; nothing heavy happens on this thread.
+One engine run at a time (recognising a source, the pipeline, or a push). Its events, in
+batches, are folded into a run model (``gui.run_model``); the views observe that model and
+redraw at their own rate. The window itself only wires docks and actions and reacts to a
+run starting and finishing; nothing heavy happens on this thread.
 """
 
 from __future__ import annotations
@@ -10,49 +12,32 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QPlainTextEdit,
-    QStyle,
-    QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QWidget
 
 from heimdall_studio.core.errors import HeimdallError
-from heimdall_studio.core.events import (
-    BENCHMARK,
-    EXPORT,
-    LOAD,
-    METADATA,
-    PARITY,
-    PUSH,
-    VALIDATE,
-    LatencySamples,
-    Log,
-    ParityBatch,
-    PipelineFinished,
-    StepFailed,
-    StepFinished,
-)
+from heimdall_studio.core.events import BENCHMARK, LOAD, PARITY, PUSH, VALIDATE, PipelineFinished
 from heimdall_studio.engine.request import DEFAULT_STEPS, PipelineRequest
 from heimdall_studio.gui.engine_worker import EngineRun
 from heimdall_studio.gui.netron_view import NetronView
 from heimdall_studio.gui.panels.latency_view import LatencyView
+from heimdall_studio.gui.panels.log_view import LogView
 from heimdall_studio.gui.panels.options_form import OptionsForm
 from heimdall_studio.gui.panels.parity_view import ParityView
 from heimdall_studio.gui.panels.pipeline_panel import PipelinePanel
 from heimdall_studio.gui.panels.push_panel import PushPanel
 from heimdall_studio.gui.panels.registry_view import RegistryView
 from heimdall_studio.gui.panels.source_panel import OPEN_FILTER, SourcePanel, display_name
+from heimdall_studio.gui.panels.summary_view import SummaryView
 from heimdall_studio.gui.panels.validation_view import ValidationView
-from heimdall_studio.gui.session import ModelSession
+from heimdall_studio.gui.run_model import LogBook, RunModel
+from heimdall_studio.gui.session import ModelSession, is_onnx_source
+from heimdall_studio.gui.theme import FAIL_COLOR
 from heimdall_studio.gui.window_state import MAX_RECENT, gui_settings
 
 PURPOSE_TEXT = {"load": "Recognising {name}…", "pipeline": "Running the pipeline on {name}…",
                 "push": "Pushing {name}…"}
+# While a step runs, its view comes to the front (the user sees the live plot it feeds).
+FOLLOW_STEP = {VALIDATE: "Validation", PARITY: "Parity", BENCHMARK: "Latency"}
 
 
 class MainWindow(QMainWindow):
@@ -65,14 +50,19 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.settings: QSettings = gui_settings()
-        self.session = ModelSession()
+        self.logbook = LogBook()
+        self.run_model = RunModel(self.logbook)  # loads and pipelines: what the views draw
+        self.push_run_model = RunModel(self.logbook)  # pushes: drawn by the Push panel only
+        self.session = ModelSession(run=self.run_model)
         self.run: EngineRun | None = None
+        self._followed_step = ""
         self.run_purpose = ""
         self._painted = False
         self._closing = False
 
         self.source_panel = SourcePanel()
         self.options = OptionsForm()
+        self.summary = SummaryView()
         self.pipeline = PipelinePanel()
         self.validation = ValidationView()
         self.parity = ParityView()
@@ -80,8 +70,10 @@ class MainWindow(QMainWindow):
         self.graph = NetronView()
         self.push_panel = PushPanel()
         self.registry = RegistryView()
-        self.log = QPlainTextEdit(readOnly=True)
-        self.log.setMaximumBlockCount(5000)
+        self.log = LogView(self.logbook)
+        for view in (self.summary, self.pipeline, self.validation, self.parity, self.latency):
+            view.bind(self.run_model)
+        self.push_panel.bind(self.push_run_model)
 
         self.docks: dict[str, QDockWidget] = {}
         left = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -94,6 +86,7 @@ class MainWindow(QMainWindow):
                               ("Latency", self.latency), ("Graph", self.graph), ("Registry", self.registry)):
             self._add_dock(title, widget, right)
         self._add_dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._add_dock("Summary", self.summary, Qt.DockWidgetArea.TopDockWidgetArea)
         self.tabifyDockWidget(self.docks["Source"], self.docks["Options"])
         self.tabifyDockWidget(self.docks["Pipeline"], self.docks["Push"])
         self.docks["Pipeline"].raise_()
@@ -207,7 +200,13 @@ class MainWindow(QMainWindow):
         return [value] if isinstance(value, str) else list(value or [])
 
     def _remember(self, source: str) -> None:
-        recent = [source] + [p for p in self.recent_files() if p != source]
+        self._set_recent([source] + [p for p in self.recent_files() if p != source])
+
+    def _forget(self, source: str) -> None:
+        """A source that could not be opened does not stay in Recent."""
+        self._set_recent([p for p in self.recent_files() if p != source])
+
+    def _set_recent(self, recent: list[str]) -> None:
         self.settings.setValue("recent/files", recent[:MAX_RECENT])
         self.source_panel.set_recent(recent[:MAX_RECENT])
 
@@ -288,24 +287,26 @@ class MainWindow(QMainWindow):
             self.open_source(path)
 
     def open_source(self, source: str) -> None:
-        """Make ``source`` the current model and ask the engine what it is."""
+        """Make ``source`` the current model and ask the engine what it is.
+
+        Every view forgets the previous model at once: what they show is true of this one."""
         if self.run is not None:
             self.statusBar().showMessage("Wait for the current run to finish, or cancel it first.", 5000)
             return
         self.graph.stop()
-        self.session = ModelSession(source=source)
+        self.session.source = source
+        self.run_model.clear()
+        self.push_run_model.clear()
         self.source_panel.set_source(source)
-        for view in (self.validation, self.parity, self.latency):
-            view.clear()
-        self.pipeline.reset(())
-        self.pipeline.status.setText(f"{display_name(source)} — press Run when it has been recognised.")
+        self.pipeline.set_status(f"{display_name(source)} — press Run when it has been recognised.")
         self.setWindowTitle(f"{display_name(source)} — Heimdall Studio")
-        self._remember(source)
         self.recognise_source()
 
     def recognise_source(self) -> None:
+        """Load the source in the engine; an .onnx file is validated at once (no run needed to inspect it)."""
         if self.session.source and self.run is None:
-            self._start_run((LOAD,), "load")
+            steps = (LOAD, VALIDATE) if is_onnx_source(self.session.source) else (LOAD,)
+            self._start_run(steps, "load")
 
     # -- runs ---------------------------------------------------------------------------------------
     def build_request(self, steps: tuple[str, ...], **extra) -> PipelineRequest:
@@ -314,6 +315,7 @@ class MainWindow(QMainWindow):
 
         out_dir = self.options.out_dir.text().strip() or str(default_out_dir(self.session.source))
         extra.setdefault("source", self.session.source)
+        extra.setdefault("reference", self.source_panel.reference_source())
         return PipelineRequest(out_dir=out_dir, steps=steps,
                                source_options=self.source_panel.source_options(),
                                export=self.options.export_options(), parity=self.options.parity_options(),
@@ -333,16 +335,16 @@ class MainWindow(QMainWindow):
             banner = self.source_panel.error if purpose == "load" else self.pipeline.error
             banner.show_error(exc.message, exc.hint)
             return False
+        model = self.push_run_model if purpose == "push" else self.run_model
+        model.begin(purpose, steps, self.session.source)
         if purpose == "pipeline":
             self.graph.stop()
-            self.session.reset_run()
-            for view in (self.validation, self.parity, self.latency):
-                view.clear()
-            self.pipeline.reset(steps)
+            self.push_run_model.clear()  # a new run: the last push no longer describes this model
             self.docks["Pipeline"].raise_()
         self.run_purpose = purpose
+        self._followed_step = ""
         self.run = EngineRun(request, self)
-        self.run.event.connect(self._on_event)
+        self.run.events.connect(self._on_events)
         self.run.finished.connect(self._on_run_finished)
         what = PURPOSE_TEXT[purpose].format(name=display_name(self.session.source))
         self._set_running(True, what)
@@ -360,9 +362,9 @@ class MainWindow(QMainWindow):
             return
         from heimdall_studio.integrations.push import PushOptions
 
-        options = PushOptions(model_name=self.push_panel.model_name.text().strip()).to_dict()
+        options = PushOptions(model_name=self.push_panel.model_name.text().strip(),
+                              force=self.push_panel.force.isChecked()).to_dict()
         options["ignore_gates"] = anyway
-        self.push_panel.reset()
         self.docks["Push"].raise_()
         # The engine opens the exported .onnx and pushes it with the last run's report.
         self._start_run((LOAD, PUSH), "push", push=options, prior_report=self.session.report,
@@ -387,62 +389,52 @@ class MainWindow(QMainWindow):
         self.source_panel.reload_button.setEnabled(not running)
         self.push_panel.set_ready(self.session.can_push, self.session.gates_passed, running)
 
-    def _on_event(self, event: object) -> None:
-        if self.run_purpose == "pipeline":
-            self.session.record(event)
-        elif self.run_purpose == "push":
-            self.push_panel.handle(event)
-            if isinstance(event, StepFinished) and event.step == PUSH:
-                self.registry.model_name.setText(event.result.get("model_name", ""))
-        if isinstance(event, LatencySamples):
-            self.latency.add_samples(event)
-        elif isinstance(event, ParityBatch):
-            self.parity.add_batch(event)
-        elif isinstance(event, Log):
-            self.log.appendPlainText(f"[{event.level}] {event.step + ': ' if event.step else ''}{event.message}")
-        elif self.run_purpose == "load":
-            self._on_load_event(event)
-            return
-        if self.run_purpose == "pipeline":
-            self.pipeline.handle(event)
-        if isinstance(event, StepFinished) and self.run_purpose == "pipeline":
-            self._show_result(event)
+    def _on_events(self, batch: list) -> None:
+        model = self.push_run_model if self.run_purpose == "push" else self.run_model
+        changed = model.apply_all(batch)
+        if "steps" in changed and self.run_purpose == "pipeline":
+            self._follow_run()
 
-    def _on_load_event(self, event: object) -> None:
-        if isinstance(event, StepFinished) and event.step == LOAD:
-            self.source_panel.show_recognised(event.result)
-            self.pipeline.status.setText(f"{display_name(self.session.source)} recognised — press Run (Ctrl+R).")
-        elif isinstance(event, StepFailed):
-            self.source_panel.show_load_error(event.message, event.hint, event.details)
-            self.pipeline.status.setText("The source could not be opened — see Source.")
-            self.docks["Source"].raise_()
-
-    def _show_result(self, event: StepFinished) -> None:
-        if event.step == LOAD:
-            self.source_panel.show_recognised(event.result)
-        elif event.step == EXPORT:
-            self.validation.show_export(event.result)
-        elif event.step == VALIDATE:
-            self.validation.show_validation(event.result)
-            self.docks["Parity"].raise_()
-        elif event.step == PARITY:
-            self.parity.show_result(event.result)
-            self.docks["Latency"].raise_()
-        elif event.step == BENCHMARK:
-            self.latency.show_result(event.result)
-        elif event.step == METADATA:
-            self.validation.show_metadata(event.result)
+    def _follow_run(self) -> None:
+        """Bring the view of the step that just started to the front, once per step."""
+        running = next((s for s, st in self.run_model.steps.items() if st.status == "running"), "")
+        if running and running != self._followed_step:
+            self._followed_step = running
+            if running in FOLLOW_STEP:
+                self.docks[FOLLOW_STEP[running]].raise_()
 
     def _on_run_finished(self, finished: PipelineFinished) -> None:
         purpose, self.run, self.run_purpose = self.run_purpose, None, ""
         self._set_running(False)
         self.activity_label.setText({"passed": "Done", "cancelled": "Cancelled: engine stopped"}.get(
             finished.status, f"Finished: {finished.status}"))
-        if purpose == "pipeline" and self.session.onnx_path and not self._closing:
+        if purpose == "load":
+            self._show_recognised()
+        elif purpose == "pipeline" and self.session.onnx_path and not self._closing:
             self.graph.set_model(self.session.onnx_path)
-        if purpose == "push" and finished.status in ("passed", "gate_failed") and not self._closing:
-            self.registry.refresh()
+        elif purpose == "push":
+            result = self.push_run_model.result(PUSH)
+            if result.get("model_name"):
+                self.registry.model_name.setText(result["model_name"])
+            if finished.status in ("passed", "gate_failed") and not self._closing:
+                self.registry.refresh()
         self.run_finished.emit(finished)
+
+    def _show_recognised(self) -> None:
+        """After a load: what the source is, or why it could not be opened (and it leaves Recent)."""
+        model, source = self.run_model, self.session.source
+        if model.passed(LOAD):
+            self.source_panel.show_recognised(model.result(LOAD))
+            self._remember(source)
+            self.pipeline.set_status(f"{display_name(source)} recognised — press Run (Ctrl+R).")
+            if self.session.onnx_path and not self._closing:  # an .onnx file: its graph right away
+                self.graph.set_model(self.session.onnx_path)
+        elif model.failure is not None:
+            failure = model.failure
+            self.source_panel.show_load_error(failure.message, failure.hint, failure.details)
+            self.pipeline.set_status("The source could not be opened — see Source.", FAIL_COLOR)
+            self._forget(source)
+            self.docks["Source"].raise_()
 
     # -- drag and drop ------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:

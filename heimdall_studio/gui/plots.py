@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-
 LIBRARY_OWNED = "heimdall_library_owned"
 
 
-def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False):
+def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False, clip: bool = True):
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
@@ -30,8 +27,9 @@ def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False):
     legend_fill = pg.mkColor(background)
     legend_fill.setAlpha(200)  # curves stay visible under the legend
     item.addLegend(offset=(-10, 10), labelTextColor=foreground, brush=pg.mkBrush(legend_fill))
-    item.setClipToView(True)
-    item.setDownsampling(auto=True, mode="peak")
+    if clip:  # long line series only: step-mode (histogram) curves break when clipped
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
     widget.setMinimumHeight(160)
     # pyqtgraph builds its context menus (and a scratch QWidget) without a parent and leaves them
     # to Python's garbage collector; deleting them ourselves crashes PySide. Mark them as the
@@ -47,26 +45,3 @@ def pen(color: str, width: float = 1.5, dashed: bool = False):
     from PySide6.QtCore import Qt
 
     return pg.mkPen(color, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-
-
-class GrowingBuffer:
-    """A preallocated float array that doubles when full; ``view`` is the filled part (no copy)."""
-
-    def __init__(self, capacity: int = 1024):
-        self._data = np.empty(capacity, dtype=np.float64)
-        self.size = 0
-
-    def extend(self, values) -> None:
-        values = np.asarray(values, dtype=np.float64)
-        needed = self.size + len(values)
-        if needed > len(self._data):
-            grown = np.empty(max(needed, 2 * len(self._data)), dtype=np.float64)
-            grown[: self.size] = self._data[: self.size]
-            self._data = grown
-        self._data[self.size: needed] = values
-        self.size = needed
-
-    @property
-    def view(self) -> np.ndarray:
-        return self._data[: self.size]
-

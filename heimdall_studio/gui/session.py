@@ -1,6 +1,6 @@
-"""What the window knows about the current model: its source, its last run's results and report.
+"""What the window knows about the current model: its source and what its last run established.
 
-Qt-free bookkeeping, so the main window only routes events and draws.
+Qt-free: a thin reading of the run model, so the main window only wires and draws.
 """
 
 from __future__ import annotations
@@ -8,56 +8,50 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from heimdall_studio.core.events import (
-    EXPORT,
-    PARITY,
-    VALIDATE,
-    PipelineFinished,
-    StepFailed,
-    StepFinished,
-)
+from heimdall_studio.core.events import EXPORT, PARITY, VALIDATE
+from heimdall_studio.gui.run_model import RunModel
+
+
+def is_onnx_source(source: str) -> bool:
+    return source.lower().endswith(".onnx")
 
 
 @dataclass
 class ModelSession:
     source: str = ""
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
-    passed: dict[str, bool] = field(default_factory=dict)
-    report: dict[str, Any] | None = None
-    status: str = ""  # the last pipeline's PipelineFinished.status
-    failure: StepFailed | None = None
+    run: RunModel = field(default_factory=RunModel)
 
-    def reset_run(self) -> None:
-        self.results.clear()
-        self.passed.clear()
-        self.report = None
-        self.status = ""
-        self.failure = None
+    @property
+    def pipeline_ran(self) -> bool:
+        return self.run.purpose == "pipeline" and self.run.finished is not None
 
-    def record(self, event: object) -> None:
-        if isinstance(event, StepFinished):
-            self.results[event.step] = event.result
-            self.passed[event.step] = event.passed
-        elif isinstance(event, StepFailed):
-            self.failure = event
-        elif isinstance(event, PipelineFinished):
-            self.status = event.status
-            self.report = event.report or None
+    @property
+    def status(self) -> str:
+        """The last pipeline's PipelineFinished.status ("" before one finished)."""
+        return self.run.status if self.pipeline_ran else ""
+
+    @property
+    def report(self) -> dict[str, Any] | None:
+        return (self.run.report or None) if self.pipeline_ran else None
+
+    @property
+    def results(self) -> dict[str, dict[str, Any]]:
+        return {step: state.result for step, state in self.run.steps.items() if state.result}
 
     @property
     def onnx_path(self) -> str:
         """The exported (or opened) .onnx file, once a run produced one that is complete."""
-        path = self.results.get(EXPORT, {}).get("onnx_path")
-        if path and self.status != "cancelled":
+        path = self.run.result(EXPORT).get("onnx_path")
+        if path and self.run.status not in ("cancelled", ""):
             return str(path)
-        if self.source.lower().endswith(".onnx") and VALIDATE in self.results:
+        if is_onnx_source(self.source) and self.run.result(VALIDATE):
             return self.source
         return ""
 
     @property
     def gates_passed(self) -> bool:
         """Validation and parity both passed: a push needs no confirmation."""
-        return self.passed.get(VALIDATE, False) and self.passed.get(PARITY, False)
+        return self.run.passed(VALIDATE) and self.run.passed(PARITY)
 
     @property
     def can_push(self) -> bool:

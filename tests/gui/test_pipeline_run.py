@@ -77,18 +77,20 @@ def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeyp
     assert len(window.validation.sha256.text()) == 64
     assert window.validation.ops.rowCount() > 0
 
-    parity = window.parity
-    assert set(parity.series) == {"positions", "uncertainties"}
-    assert len(parity.series["positions"]["max_abs"]) >= 3
+    parity, model = window.parity, window.run_model
+    assert set(model.parity) == {"positions", "uncertainties"}
+    assert model.parity["positions"].max_abs.size >= 3
+    window.docks["Parity"].raise_()  # plots draw while they are shown
     qtbot.waitUntil(lambda: len(parity._curves) == 2)
     xs, ys = parity._curves["positions"][0].getOriginalDataset()
     assert len(xs) >= 3 and all(y > 0 for y in ys)
     assert parity.table.rowCount() == 2 and parity.table.cell_text(0, 5) == "pass"
 
     latency = window.latency
-    timed = {key: s.timed.size for key, s in latency.series.items()}
+    timed = {key: s.timed.size for key, s in model.latency.items()}
     assert timed[("onnxruntime", "cpu", 1)] == 30 and timed[("pytorch", "cpu", 4)] == 30
-    qtbot.waitUntil(lambda: len(latency._curves) == len(latency.series))
+    window.docks["Latency"].raise_()
+    qtbot.waitUntil(lambda: len(latency._curves) == len(model.latency))
     _, ys = latency._curves[("onnxruntime", "cpu", 1)][1].getOriginalDataset()
     assert len(ys) == 30 and min(ys) > 0
     cpu = latency.cpu.table

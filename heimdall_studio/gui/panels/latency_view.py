@@ -9,33 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from heimdall_studio.core.events import LatencySamples
+from heimdall_studio.core.events import BENCHMARK
+from heimdall_studio.gui.model_view import ModelView
+from heimdall_studio.gui.run_model import RunModel, SeriesKey
 from heimdall_studio.gui.theme import SERIES_COLORS
 from heimdall_studio.gui.widgets import ReadOnlyTable
 
-SeriesKey = tuple[str, str, int]  # (runtime, device, batch size)
 RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime"}
 
 
 def series_name(key: SeriesKey) -> str:
     runtime, device, batch = key
     return f"{RUNTIME_NAMES.get(runtime, runtime)} {device.upper()} bs{batch}"
-
-
-class LatencySeries:
-    """Warm-up and timed samples of one runner at one batch size."""
-
-    def __init__(self):
-        from heimdall_studio.gui.plots import GrowingBuffer
-
-        self.warmup = GrowingBuffer(64)
-        self.timed = GrowingBuffer(1024)
-
-    def add(self, event: LatencySamples) -> None:
-        (self.warmup if event.warmup else self.timed).extend(event.ms)
 
 
 class DeviceTable(QGroupBox):
@@ -70,13 +58,15 @@ class DeviceTable(QGroupBox):
         self.table.show()
 
 
-class LatencyView(QWidget):
+class LatencyView(ModelView):
+    sections = ("latency", "results")
+    interval_ms = 50  # ~20 Hz while samples arrive
+    render_hidden = False
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.series: dict[SeriesKey, LatencySeries] = {}
         self.entries: list[dict[str, Any]] = []
         self._curves: dict[SeriesKey, tuple[Any, Any, Any]] = {}
-        self._dirty = False
         self.live_plot = None
         self.histogram = None
         self.cpu = DeviceTable("CPU")
@@ -93,8 +83,6 @@ class LatencyView(QWidget):
         self._splitter.addWidget(tables)
         layout = QVBoxLayout(self)
         layout.addWidget(self._splitter)
-        self._timer = QTimer(self, interval=50)
-        self._timer.timeout.connect(self._redraw)
 
     def build(self) -> None:
         """Create the plots (imports pyqtgraph); called once the window has painted."""
@@ -104,49 +92,47 @@ class LatencyView(QWidget):
 
         self.live_plot = make_plot("Latency, live", "inference #", "ms")
         self.live_plot.setToolTip("Each inference's latency; faded: warm-up (not counted)")
-        self.histogram = make_plot("Latency histogram", "ms", "count")
+        # Step-mode curves must not be clipped or downsampled (pyqtgraph raises in paint otherwise).
+        self.histogram = make_plot("Latency histogram", "ms", "count", clip=False)
         placeholder = self._plots.widget(0)
         self._plots.replaceWidget(0, self.live_plot)
         placeholder.deleteLater()
         self._plots.addWidget(self.histogram)
-        self._timer.start()
+        self._seen.pop("latency", None)  # draw what arrived before the plots existed
+        self.refresh()
 
-    def clear(self) -> None:
-        self.series.clear()
+    def reset_view(self) -> None:
         self.entries = []
         self.cpu.clear()
         self.gpu.clear()
-        for curves in self._curves.values():
-            self.live_plot.getPlotItem().removeItem(curves[0])
-            self.live_plot.getPlotItem().removeItem(curves[1])
-            self.histogram.getPlotItem().removeItem(curves[2])
+        if self.live_plot is not None:
+            for curves in self._curves.values():
+                self.live_plot.getPlotItem().removeItem(curves[0])
+                self.live_plot.getPlotItem().removeItem(curves[1])
+                self.histogram.getPlotItem().removeItem(curves[2])
         self._curves.clear()
 
-    def add_samples(self, event: LatencySamples) -> None:
-        key = (event.runtime, event.device, event.batch_size)
-        if key not in self.series:
-            self.series[key] = LatencySeries()
-        self.series[key].add(event)
-        self._dirty = True
+    def render(self, model: RunModel, changed: set[str]) -> None:
+        if "results" in changed:
+            self.show_result(model.result(BENCHMARK))
+        if "latency" in changed and self.live_plot is not None:
+            self._draw_series(model)
 
     def show_result(self, result: dict[str, Any]) -> None:
         self.entries = list(result.get("entries", []))
         self.cpu.show_entries([e for e in self.entries if e.get("device") == "cpu"])
         self.gpu.show_entries([e for e in self.entries if e.get("device") != "cpu"])
 
-    def _redraw(self) -> None:
-        if not self._dirty or self.live_plot is None:
-            return
-        self._dirty = False
+    def _draw_series(self, model: RunModel) -> None:
         from heimdall_studio.gui.plots import pen
 
-        timed_all = [s.timed.view for s in self.series.values() if s.timed.size]
+        timed_all = [s.timed.view for s in model.latency.values() if s.timed.size]
         edges = None
         if timed_all:
             merged = np.concatenate(timed_all)
             low, high = float(merged.min()), float(merged.max())
             edges = np.linspace(low, high if high > low else low + 1e-3, 41)
-        for i, (key, series) in enumerate(self.series.items()):
+        for i, (key, series) in enumerate(model.latency.items()):
             if key not in self._curves:
                 color = SERIES_COLORS[i % len(SERIES_COLORS)]
                 faded = pen(color, 1)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from heimdall_studio.core.events import ParityBatch
+from heimdall_studio.core.events import PARITY
+from heimdall_studio.gui.model_view import ModelView
+from heimdall_studio.gui.run_model import RunModel
 from heimdall_studio.gui.theme import FAIL_COLOR, SERIES_COLORS
 from heimdall_studio.gui.widgets import ReadOnlyTable, format_number, pass_fail_item
 
@@ -15,16 +17,17 @@ from heimdall_studio.gui.widgets import ReadOnlyTable, format_number, pass_fail_
 ERROR_FLOOR = 1e-12
 
 
-class ParityView(QWidget):
-    """Feed it ``ParityBatch`` events and the parity step's result; ``series`` holds the plotted data."""
+class ParityView(ModelView):
+    """The parity batches and the parity step's result of the run model."""
+
+    sections = ("parity", "results")
+    interval_ms = 50
+    render_hidden = False
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.series: dict[str, dict[str, list[float]]] = {}  # output -> {"batch", "max_abs", "mean_abs"}
-        self.atol: float | None = None
         self._curves: dict[str, tuple[Any, Any]] = {}
         self._tolerance_line = None
-        self._dirty = False
         self.plot = None
         self.verdict = QLabel("—")
         self.table = ReadOnlyTable(["Output", "max |err|", "mean |err|", "max rel", "p99 |err|", "Result"])
@@ -37,8 +40,6 @@ class ParityView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.verdict)
         layout.addWidget(self._splitter, 1)
-        self._timer = QTimer(self, interval=50)  # ~20 Hz redraw of whatever arrived meanwhile
-        self._timer.timeout.connect(self._redraw)
 
     def build(self) -> None:
         """Create the plot (imports pyqtgraph); called once the window has painted."""
@@ -51,11 +52,10 @@ class ParityView(QWidget):
         self.plot.setToolTip("Solid: max abs. error per batch; dashed: mean; red line: atol")
         self._splitter.replaceWidget(0, self.plot)
         self._placeholder.deleteLater()
-        self._timer.start()
+        self._seen.pop("parity", None)  # draw what arrived before the plot existed
+        self.refresh()
 
-    def clear(self) -> None:
-        self.series.clear()
-        self.atol = None
+    def reset_view(self) -> None:
         self.verdict.setText("—")
         self.verdict.setStyleSheet("")
         self.table.set_rows([])
@@ -69,13 +69,17 @@ class ParityView(QWidget):
         self._curves.clear()
         self._tolerance_line = None
 
-    def add_batch(self, event: ParityBatch) -> None:
-        data = self.series.setdefault(event.output, {"batch": [], "max_abs": [], "mean_abs": []})
-        data["batch"].append(event.batch_index)
-        data["max_abs"].append(event.max_abs)
-        data["mean_abs"].append(event.mean_abs)
-        self.atol = event.atol
-        self._dirty = True
+    def render(self, model: RunModel, changed: set[str]) -> None:
+        if "results" in changed:
+            result = model.result(PARITY)
+            if result:
+                self.show_result(result)
+            else:
+                self.verdict.setText("—")
+                self.verdict.setStyleSheet("")
+                self.table.set_rows([])
+        if "parity" in changed and self.plot is not None:
+            self._draw_series(model)
 
     def show_result(self, result: dict[str, Any]) -> None:
         passed = bool(result.get("passed"))
@@ -89,30 +93,28 @@ class ParityView(QWidget):
                         + [pass_fail_item(out.get("passed"))])
         self.table.set_rows(rows)
 
-    def _redraw(self) -> None:
-        if not self._dirty or self.plot is None:
-            return
-        self._dirty = False
+    def _draw_series(self, model: RunModel) -> None:
         import numpy as np
 
         from heimdall_studio.gui.plots import pen
 
         item = self.plot.getPlotItem()
-        for i, (name, data) in enumerate(self.series.items()):
+        atol = None
+        for i, (name, series) in enumerate(model.parity.items()):
             if name not in self._curves:
                 color = SERIES_COLORS[i % len(SERIES_COLORS)]
                 self._curves[name] = (item.plot(pen=pen(color), symbol="o", symbolSize=5, symbolBrush=color,
                                                 name=f"{name} max"),
                                       item.plot(pen=pen(color, dashed=True), name=f"{name} mean"))
-            x = np.asarray(data["batch"], dtype=float)
             max_curve, mean_curve = self._curves[name]
-            max_curve.setData(x, np.maximum(np.asarray(data["max_abs"], dtype=float), ERROR_FLOOR))
-            mean_curve.setData(x, np.maximum(np.asarray(data["mean_abs"], dtype=float), ERROR_FLOOR))
-        if self.atol and self._tolerance_line is None:
+            max_curve.setData(series.batch.view, np.maximum(series.max_abs.view, ERROR_FLOOR))
+            mean_curve.setData(series.batch.view, np.maximum(series.mean_abs.view, ERROR_FLOOR))
+            atol = series.atol
+        if atol and self._tolerance_line is None:
             import pyqtgraph as pg
 
             # In log mode an InfiniteLine's position is in log10 units.
-            self._tolerance_line = pg.InfiniteLine(pos=np.log10(self.atol), angle=0, pen=pen(FAIL_COLOR, 1),
-                                                   label=f"atol {format_number(self.atol)}",
+            self._tolerance_line = pg.InfiniteLine(pos=np.log10(atol), angle=0, pen=pen(FAIL_COLOR, 1),
+                                                   label=f"atol {format_number(atol)}",
                                                    labelOpts={"color": FAIL_COLOR, "position": 0.1})
             item.addItem(self._tolerance_line)

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QStyle,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from heimdall_studio.core.events import (
     BENCHMARK,
@@ -25,13 +15,9 @@ from heimdall_studio.core.events import (
     PARITY,
     PUSH,
     VALIDATE,
-    PipelineFinished,
-    Progress,
-    StepFailed,
-    StepFinished,
-    StepSkipped,
-    StepStarted,
 )
+from heimdall_studio.gui.model_view import ModelView
+from heimdall_studio.gui.run_model import RunModel, StepState
 from heimdall_studio.gui.theme import FAIL_COLOR, PASS_COLOR
 from heimdall_studio.gui.widgets import ErrorBanner, format_bytes
 
@@ -70,6 +56,10 @@ def summarise(step: str, result: dict[str, Any]) -> str:
     return ""
 
 
+STATE_LOOK = {"waiting": ("○", None), "running": ("◐", None), "passed": ("✔", PASS_COLOR),
+              "failed": ("✘", FAIL_COLOR), "skipped": ("–", None), "cancelled": ("■", FAIL_COLOR)}
+
+
 class StepRow:
     """The widgets of one step in the grid."""
 
@@ -86,44 +76,47 @@ class StepRow:
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for col, widget in enumerate((self.state, self.name, self.elapsed, self.progress, self.result)):
             grid.addWidget(widget, row, col)
-        self.started_at: float | None = None
-        self.reset()
+        self.state_name = ""
+        self.show_state(StepState(step))
 
-    def reset(self) -> None:
-        self.set_state("waiting")
-        self.elapsed.setText("")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.result.setText("")
-        self.started_at = None
+    def show_state(self, state: StepState) -> None:
+        if state.status != self.state_name:
+            self.state_name = state.status
+            icon, color = STATE_LOOK[state.status]
+            self.state.setText(icon)
+            self.state.setToolTip(state.status)
+            self.state.setStyleSheet(f"color: {color};" if color else "")
+        elapsed = state.elapsed()
+        self.elapsed.setText("" if elapsed is None else f"{elapsed:.1f} s")
+        if state.status == "running" and state.total <= 0:
+            self.progress.setRange(0, 0)  # busy until the first Progress says how much
+        else:
+            self.progress.setRange(0, 1000)
+            fraction = 1.0 if state.status == "passed" else (state.done / state.total if state.total > 0 else 0.0)
+            self.progress.setValue(int(1000 * min(fraction, 1.0)))
+        if state.status == "passed":
+            text = summarise(state.step, state.result)
+        elif state.status == "failed" and state.error is None:
+            text = "did not pass"
+        else:
+            text = state.message
+        self.result.setText(text)
 
-    def set_state(self, state: str) -> None:
-        self.state_name = state
-        icon, color = {"waiting": ("○", None), "running": ("◐", None), "passed": ("✔", PASS_COLOR),
-                       "failed": ("✘", FAIL_COLOR), "skipped": ("–", None),
-                       "cancelled": ("■", FAIL_COLOR)}[state]
-        self.state.setText(icon)
-        self.state.setToolTip(state)
-        self.state.setStyleSheet(f"color: {color};" if color else "")
 
-    def tick(self) -> None:
-        if self.started_at is not None and self.state_name == "running":
-            self.elapsed.setText(f"{time.monotonic() - self.started_at:.1f} s")
-
-
-class PipelinePanel(QWidget):
-    """Shows a run's progress; ``run_requested``/``cancel_requested`` go to the main window."""
+class PipelinePanel(ModelView):
+    """Shows a run's progress from the run model; ``run_requested``/``cancel_requested`` go to the window."""
 
     run_requested = Signal()
     cancel_requested = Signal()
+    sections = ("steps", "finished")
+    interval_ms = 100  # elapsed times tick while a step runs
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        style = self.style()
-        self.run_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run")
+        self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Export → validate → parity → benchmark → metadata (Ctrl+R)")
         self.run_button.clicked.connect(self.run_requested)
-        self.cancel_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel")
+        self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the engine (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested)
@@ -134,8 +127,6 @@ class PipelinePanel(QWidget):
         grid.setColumnStretch(4, 1)
         grid.setColumnMinimumWidth(3, 80)
         self.rows = {step: StepRow(grid, i, step) for i, step in enumerate(SHOWN_STEPS)}
-        self._timer = QTimer(self, interval=100)
-        self._timer.timeout.connect(self._tick)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -152,58 +143,35 @@ class PipelinePanel(QWidget):
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if running:
-            self.status.setText(what)
-            self._timer.start()
-        else:
-            self._timer.stop()
+            self.set_status(what)
 
-    def reset(self, steps: tuple[str, ...]) -> None:
-        self.error.clear()
-        for step, row in self.rows.items():
-            row.reset()
-            if step not in steps:
-                row.set_state("skipped")
+    def set_status(self, text: str, color: str | None = None) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {color};" if color else "")
 
     def show_cancelling(self) -> None:
-        self.status.setText("Cancelling… the engine is being stopped.")
+        self.set_status("Cancelling… the engine is being stopped.")
         self.cancel_button.setEnabled(False)
 
-    def handle(self, event: object) -> None:
-        row = self.rows.get(getattr(event, "step", ""))
-        if isinstance(event, StepStarted) and row:
-            row.set_state("running")
-            row.started_at = time.monotonic()
-            row.progress.setRange(0, 0)  # busy until the first Progress says how much
-        elif isinstance(event, Progress) and row:
-            if event.total > 0:
-                row.progress.setRange(0, 1000)
-                row.progress.setValue(int(1000 * min(event.done / event.total, 1.0)))
-            if event.message:
-                row.result.setText(event.message)
-        elif isinstance(event, StepFinished) and row:
-            row.set_state("passed" if event.passed else "failed")
-            row.elapsed.setText(f"{event.seconds:.1f} s")
-            row.progress.setRange(0, 1)
-            row.progress.setValue(1)
-            row.result.setText(summarise(event.step, event.result) if event.passed else "did not pass")
-        elif isinstance(event, StepSkipped) and row:
-            row.set_state("skipped")
-            row.result.setText(event.reason)
-        elif isinstance(event, StepFailed):
-            if row:
-                row.set_state("cancelled" if event.error_kind == "cancelled" else "failed")
-                row.progress.setRange(0, 1)
-                row.result.setText("cancelled" if event.error_kind == "cancelled" else event.message)
-            if event.error_kind != "cancelled":
-                self.error.show_error(event.message, event.hint, event.details)
-        elif isinstance(event, PipelineFinished):
-            for r in self.rows.values():
-                if r.state_name == "running":
-                    r.set_state("cancelled" if event.status == "cancelled" else "failed")
-                    r.progress.setRange(0, 1)
-            self.status.setText(STATUS_TEXT.get(event.status, event.status))
-            self.status.setStyleSheet(f"color: {PASS_COLOR if event.status == 'passed' else FAIL_COLOR};")
+    def reset_view(self) -> None:
+        self.error.clear()
 
-    def _tick(self) -> None:
-        for row in self.rows.values():
-            row.tick()
+    def refresh(self) -> None:
+        super().refresh()
+        model = self.model
+        if model is not None and model.running:  # elapsed times move even when no event arrives
+            for step, row in self.rows.items():
+                if model.steps.get(step) is not None and model.steps[step].status == "running":
+                    row.show_state(model.steps[step])
+
+    def render(self, model: RunModel, changed: set[str]) -> None:
+        for step, row in self.rows.items():
+            row.show_state(model.steps.get(step) or StepState(step, "waiting" if not model.purpose else "skipped"))
+        failure = model.failure
+        if failure is not None and failure.error_kind != "cancelled":
+            self.error.show_error(failure.message, failure.hint, failure.details)
+        else:
+            self.error.clear()
+        if model.finished is not None and model.purpose == "pipeline":
+            status = model.finished.status
+            self.set_status(STATUS_TEXT.get(status, status), PASS_COLOR if status == "passed" else FAIL_COLOR)

@@ -130,6 +130,11 @@ class SourcePanel(QWidget):
         self.trust = QCheckBox("Trust this file (allow full unpickling)")
         self.trust.setToolTip("Needed for files that pickle a whole nn.Module. Unpickling runs code from the "
                               "file: only tick it for files you made or trust.")
+        self.reference = QLineEdit(placeholderText="checkpoint or runs:/… URI of the PyTorch model")
+        self.reference.setToolTip("For an .onnx source: the PyTorch model it was exported from. With it, Run "
+                                  "checks parity and benchmarks PyTorch beside ONNX Runtime; without it, "
+                                  "only ONNX Runtime is measured.")
+        self.reference_label = QLabel("Reference model")
         self.inputs = InputSpecTable()
         self.inputs.setMinimumHeight(90)
         self.inputs.edited.connect(self._mark_inputs_edited)
@@ -155,6 +160,7 @@ class SourcePanel(QWidget):
         form.addRow("Model class", self.model_class)
         form.addRow("Model arguments", self.model_kwargs)
         form.addRow(self.trust)
+        form.addRow(self.reference_label, self.reference)
         input_buttons = QHBoxLayout()
         input_buttons.addWidget(QLabel("Inputs"))
         input_buttons.addStretch(1)
@@ -171,6 +177,8 @@ class SourcePanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(input_buttons)
         layout.addWidget(self.inputs, 1)
+        self.reference.hide()
+        self.reference_label.hide()
 
     # -- what the main window tells the panel -------------------------------------------------------
     def set_recent(self, paths: list[str]) -> None:
@@ -194,6 +202,9 @@ class SourcePanel(QWidget):
         self.inputs.set_specs([])
         self.error.clear()
         self.status.setText("Recognising…")
+        is_onnx = source.lower().endswith(".onnx")
+        self.reference.setVisible(is_onnx)
+        self.reference_label.setVisible(is_onnx)
 
     def set_hint(self, text: str) -> None:
         """A note about the source that stays until another source is opened."""
@@ -229,6 +240,10 @@ class SourcePanel(QWidget):
         inputs = self.inputs.spec_texts() if self._inputs_edited else ()
         return SourceOptions(model_class=self.model_class.text().strip(), model_kwargs=self._model_kwargs(),
                              trust=self.trust.isChecked(), inputs=inputs)
+
+    def reference_source(self) -> str:
+        """The PyTorch model an .onnx source is compared with ("" for none, or for other sources)."""
+        return self.reference.text().strip() if self.source.lower().endswith(".onnx") else ""
 
     def _model_kwargs(self) -> dict[str, Any]:
         text = self.model_kwargs.text().strip()

@@ -7,6 +7,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
+from heimdall_studio.core.events import EXPORT, METADATA, VALIDATE
+from heimdall_studio.gui.model_view import ModelView
+from heimdall_studio.gui.run_model import RunModel
 from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, format_bytes, pass_fail_item
 
 
@@ -14,7 +17,16 @@ def _shape_text(shape: list[Any]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-class ValidationView(QWidget):
+def opset_text(opsets: Any) -> str:
+    """``{"": 18, "com.microsoft": 1}`` → ``ai.onnx 18, com.microsoft 1``."""
+    if isinstance(opsets, dict):
+        return ", ".join(f"{domain or 'ai.onnx'} {version}" for domain, version in sorted(opsets.items())) or "—"
+    return str(opsets) if opsets else "—"
+
+
+class ValidationView(ModelView):
+    sections = ("results",)
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.verdict = QLabel("—")
@@ -48,7 +60,26 @@ class ValidationView(QWidget):
         layout.addWidget(self.errors)
         layout.addWidget(tables, 1)
 
+    def reset_view(self) -> None:
+        self.clear()
+
+    def render(self, model: RunModel, changed: set[str]) -> None:
+        self.clear()
+        if model.result(EXPORT):
+            self.show_export(model.result(EXPORT))
+        if model.result(VALIDATE):
+            self.show_validation(model.result(VALIDATE))
+        elif model.steps.get(VALIDATE) is not None and model.steps[VALIDATE].error is not None:
+            error = model.steps[VALIDATE].error
+            self.verdict.setText("FAILED")
+            self.verdict.setStyleSheet(f"color: {pass_fail_item(False).foreground().color().name()}; "
+                                       "font-weight: bold;")
+            self.errors.show_error(error.message, error.hint, error.details)
+        if model.result(METADATA):
+            self.show_metadata(model.result(METADATA))
+
     def clear(self) -> None:
+        self.verdict.setStyleSheet("")
         for label in (self.verdict, self.file, self.opset, self.ir_version, self.producer, self.nodes,
                       self.size, self.sha256):
             label.setText("—")
@@ -65,11 +96,7 @@ class ValidationView(QWidget):
         item = pass_fail_item(passed)
         self.verdict.setText("passed" if passed else "FAILED")
         self.verdict.setStyleSheet(f"color: {item.foreground().color().name()}; font-weight: bold;")
-        opsets = result.get("opset_imports") or {}
-        if isinstance(opsets, dict):
-            self.opset.setText(", ".join(f"{d or 'ai.onnx'} {v}" for d, v in opsets.items()) or "—")
-        else:
-            self.opset.setText(str(opsets))
+        self.opset.setText(opset_text(result.get("opsets")))
         self.ir_version.setText(str(result.get("ir_version", "—")))
         self.producer.setText(f"{result.get('producer_name', '')} {result.get('producer_version', '')}".strip()
                               or "—")
