@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test test-soak bench bench-gui lint clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ run: install
 test: install
 	$(PY) -m pytest
 
+# The app at its defaults, three runs in a row, and the self-test mode (about 10 minutes on 2 cores).
+test-soak: install
+	$(PY) -m pytest -m soak tests/gui/test_default_run.py
+
 bench: install
 	$(PY) bench/bench_runtimes.py
+
+bench-gui: install
+	$(PY) bench/bench_gui.py
 
 lint: install
 	$(VENV)/bin/lint-imports

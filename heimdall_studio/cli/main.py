@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("source", nargs="?", help="a model to open")
     gui.add_argument("--smoke-test", action="store_true",
                      help="open the window, print the time to first paint, exit")
+    gui.add_argument("--self-test", action="store_true",
+                     help="open SOURCE, run the whole pipeline at the app's defaults while showing each view, "
+                          "print first paint, UI stall and run time, exit with the pipeline's exit code")
     gui.set_defaults(func=cmd_gui)
 
     demo = sub.add_parser("demo", help="the README's first command: the app (or, with no display, the "
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_gui(args: argparse.Namespace) -> int:
     from heimdall_studio.gui.app import main as gui_main
 
-    return gui_main(source=args.source, smoke_test=args.smoke_test)
+    return gui_main(source=args.source, smoke_test=args.smoke_test, self_test=args.self_test)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

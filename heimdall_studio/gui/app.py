@@ -36,8 +36,24 @@ def _process_start_monotonic() -> float:
         return _PROCESS_T0
 
 
+def chromium_flags(environ: dict[str, str] | None = None) -> str:
+    """QTWEBENGINE_CHROMIUM_FLAGS with what this process needs added to the user's own flags.
+
+    Chromium refuses to start its sandbox as root (the Graph tab's renderer then dies and takes
+    the app with it): as root, --no-sandbox. Offscreen there is no GPU to use: --disable-gpu."""
+    environ = os.environ if environ is None else environ
+    flags = environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
+    wanted = []
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        wanted.append("--no-sandbox")
+    if environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        wanted.append("--disable-gpu")
+    return " ".join(flags + [flag for flag in wanted if flag not in flags])
+
+
 def create_application(argv: list[str] | None = None):
     """The QApplication, created once, with QtWebEngine initialised first (it must be)."""
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = chromium_flags()
     try:
         import PySide6.QtWebEngineWidgets  # noqa: F401  # must precede QApplication
     except ImportError:
@@ -58,28 +74,52 @@ def create_application(argv: list[str] | None = None):
     return app
 
 
-def main(source: str | None = None, smoke_test: bool = False) -> int:
+def main(source: str | None = None, smoke_test: bool = False, self_test: bool = False) -> int:
     """Open the main window (with ``source`` loaded when given) and run until it closes.
 
     With ``smoke_test`` the window is shown, the first paint is awaited, "first paint
-    after N ms" (from process start) is printed and 0 is returned.
+    after N ms" (from process start) is printed and 0 is returned. With ``self_test``
+    the whole pipeline runs on ``source`` at the app's defaults (see ``gui.self_test``)
+    and the pipeline's exit code is returned.
     """
     if not display_available():
         print("No display: set DISPLAY or WAYLAND_DISPLAY, or QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
         return 2
+    if self_test and not source:
+        print("--self-test needs a SOURCE: e.g. heimdall-studio gui demo.pt --self-test", file=sys.stderr)
+        return 2
+    started = _process_start_monotonic()
     app = create_application()
     from heimdall_studio.gui.main_window import MainWindow
 
     window = MainWindow()
-    started = _process_start_monotonic()
+    driver = None
     if smoke_test:
         window.first_painted.connect(lambda: _report_first_paint(started, app))
+    elif self_test:
+        from heimdall_studio.gui.self_test import SelfTest
+
+        driver = SelfTest(window, source, started)
     window.show()
-    if source:
+    if source and not self_test:
         window.open_source(source)
     code = app.exec()
-    window.deleteLater()
+    if driver is not None:
+        code = driver.exit_code
+    _dispose(window)
     return code
+
+
+def _dispose(window) -> None:
+    """Delete the window (and its web page) before the QApplication goes: QtWebEngine warns
+    "Release of profile requested but WebEnginePage still not deleted" otherwise."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.graph.dispose()
+    window.deleteLater()
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        QCoreApplication.processEvents()
 
 
 def _report_first_paint(started: float, app) -> None:

@@ -222,6 +222,15 @@ class MainWindow(QMainWindow):
         self.parity.build()
         self.latency.build()
         self.show_profile()
+        QTimer.singleShot(0, self._prepare_graph)
+
+    def _prepare_graph(self) -> None:
+        """The web view exists before anyone opens the Graph tab, and the window keeps its size."""
+        if self._closing:
+            return
+        geometry = self.saveGeometry()
+        self.graph.prepare()
+        self.restoreGeometry(geometry)
 
     def show_profile(self, follow_model_name: bool = False) -> None:
         """The active profile and its endpoints in the status bar (never its secrets).
@@ -461,7 +470,7 @@ class MainWindow(QMainWindow):
             self.stop_run_and_wait()
         self._closing = True
         self._save_window_state()
-        self.graph.stop()
+        self.graph.dispose()
         super().closeEvent(event)
 
     def stop_run_and_wait(self, timeout_ms: int = 10000) -> None:

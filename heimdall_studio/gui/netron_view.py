@@ -123,6 +123,23 @@ class NetronView(QWidget):
         self.stop()
         super().closeEvent(event)
 
+    def prepare(self) -> None:
+        """Create the web view now, hidden. Adding the first QWebEngineView to a shown window makes
+        Qt recreate that window (and lose its size); done once right after the first paint, the
+        user never sees it and the window keeps its geometry."""
+        if QWebEngineView is not None and self.web is None:
+            self._ensure_web()
+
+    def dispose(self) -> None:
+        """Stop the server and delete the page before the application's web profile goes."""
+        self.stop()
+        if self.web is not None:
+            page = self.web.page()
+            self.web.setParent(None)
+            page.deleteLater()
+            self.web.deleteLater()
+            self.web = None
+
     def _ensure_web(self) -> None:
         if self.web is not None:
             return
