@@ -14,6 +14,7 @@ from rich.table import Table
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, HeimdallError
+from heimdall_studio.core.redact import mask_credentials
 from heimdall_studio.integrations.settings import SECRET_FIELDS
 
 PROMOTE_TARGETS = ("staging", "production", "archived")
@@ -166,12 +167,13 @@ def cmd_push(args: argparse.Namespace) -> int:
         while True:
             event = next(steps)
             if isinstance(event, ev.Log) and not quiet:
-                err.print(f"{event.level}: {event.message}" if event.level != "info" else event.message)
+                message = mask_credentials(event.message)
+                err.print(f"{event.level}: {message}" if event.level != "info" else message)
             elif isinstance(event, ev.Progress) and event.total and not quiet:
                 percent = int(100 * event.done / event.total)
                 if percent >= last_percent + 10 or percent == 100 and last_percent != 100:
                     last_percent = percent
-                    err.print(f"  {percent:3d}% {event.message}")
+                    err.print(f"  {percent:3d}% {mask_credentials(event.message)}")
     except StopIteration as done:
         result = done.value.to_dict()
     if args.report is not None:
@@ -208,14 +210,14 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.name:
         rows = list_versions(settings, args.name)
-        table = _table(f"{args.name} ({settings.tracking_uri})", ("version", "aliases", "stage", "sha256",
+        table = _table(f"{args.name} ({mask_credentials(settings.tracking_uri)})", ("version", "aliases", "stage", "sha256",
                                                                  "parity", "created", "source"))
         for r in rows:
             table.add_row(r["version"], ",".join(r["aliases"]), r["stage"], r["sha256"][:12],
                           r["figures"].get("parity_passed", ""), r["created"], r["source"])
     else:
         rows = list_registered_models(settings)
-        table = _table(f"Registered models ({settings.tracking_uri})", ("name", "latest", "aliases", "updated"))
+        table = _table(f"Registered models ({mask_credentials(settings.tracking_uri)})", ("name", "latest", "aliases", "updated"))
         for r in rows:
             table.add_row(r["name"], r["latest_version"], ", ".join(f"{k}→{v}" for k, v in r["aliases"].items()),
                           r["updated"])

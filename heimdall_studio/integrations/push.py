@@ -24,6 +24,7 @@ from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, HeimdallError, ServiceError
 from heimdall_studio.core.metadata import known_sha256
+from heimdall_studio.core.redact import mask_all
 from heimdall_studio.integrations import report_figures
 from heimdall_studio.integrations.mlflow_client import ensure_experiment, mlflow_session, where
 from heimdall_studio.integrations.registry import (
@@ -156,6 +157,8 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
         raise BadInputError(f"There is no ONNX file at {onnx_path}.", "Export the model first.")
+    # What goes to MLflow (tags, description, params, the report artifact) never carries a URI password.
+    report = mask_all(ev.json_safe(report))
     if options.profile and options.profile != settings.profile.name:
         settings = load_settings(options.profile)
     profile = settings.profile
