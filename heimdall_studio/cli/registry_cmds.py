@@ -128,24 +128,20 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _file_report(onnx_path: Path, report_path: Path | None) -> dict[str, Any]:
-    """The report to attach: the given one, or a fresh validation of the file."""
+    """The report to attach: the given one, with a fresh validation of the file when it holds
+    none of this very file (push refuses a file that has not passed validation)."""
+    from heimdall_studio.integrations.push import validation_of, validation_report
+
+    report: dict[str, Any] = {}
     if report_path is not None and report_path.is_file():
         try:
-            return json.loads(report_path.read_text(encoding="utf-8"))
+            report = json.loads(report_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise BadInputError(f"The report {report_path} is not valid JSON: {exc}.") from exc
-    from heimdall_studio.core.validate import validate_step
-
-    steps = validate_step(onnx_path, CancelToken())
-    try:
-        while True:
-            next(steps)
-    except StopIteration as done:
-        validation = done.value.to_dict()
-    opsets = validation.get("opsets") or {}
-    return {"source": {"path": str(onnx_path)}, "validation": validation,
-            "onnx": {"path": str(onnx_path), "opset": opsets.get("", opsets.get("ai.onnx")),
-                     "external_data": validation.get("external_data_files", [])}}
+    if validation_of(report, onnx_path) is None:
+        fresh = validation_report(onnx_path, CancelToken())
+        report = {**fresh, **report, "validation": fresh["validation"]}
+    return report
 
 
 @_guarded

@@ -85,12 +85,12 @@ def test_settings_shown_in_the_app_mask_uri_passwords(dead_server_with_password)
 
 def test_mlflow_tags_params_and_report_artifact_do_not_show_the_password(tmp_path):
     from heimdall_studio.integrations.mlflow_client import mlflow_session
-    from heimdall_studio.integrations.push import PushOptions, push_step
+    from heimdall_studio.integrations.push import PushOptions, push_step, validation_report
     from heimdall_studio.integrations.settings import load_settings
 
     model = tiny_onnx(tmp_path / "m.onnx", 3)
     leaky = f"http://alice:{PASSWORD}@mlflow.internal:5000/"
-    report = {"source": {"path": f"{leaky}artifacts/model.pt"}, "validation": {"passed": True},
+    report = {**validation_report(model), "source": {"path": f"{leaky}artifacts/model.pt"},
               "errors": [{"step": "benchmark", "message": f"could not reach {leaky}"}]}
     settings = load_settings()  # the embedded profile: no server needed
     _, result = run_step(push_step(model, report, PushOptions(), settings, CancelToken()))
