@@ -40,10 +40,13 @@ def run_pipeline(request: PipelineRequest, cancel: CancelToken | None = None) ->
     if unknown:
         failure = BadInputError(f"Unknown pipeline step {unknown[0]!r}.", f"Steps are: {', '.join(STEP_RUNNERS)}.")
         yield ev.StepFailed(unknown[0], failure.kind.value, failure.message, failure.hint)
-    for step in () if unknown else request.steps:
-        failure = yield from _masked(_run_step(step, state))
-        if failure is not None:
-            break
+    try:
+        for step in () if unknown else request.steps:
+            failure = yield from _masked(_run_step(step, state))
+            if failure is not None:
+                break
+    finally:  # downloads are removed whatever happens: failure, cancel, Ctrl+C
+        state.remove_private_dirs()
     yield _mask_event(_finish(state, failure))
 
 
@@ -122,9 +125,7 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     report["status"] = status
     report["exit_code"] = exit_code
     report["gates_failed"] = list(state.gates_failed)
-    paths = []
-    if state.onnx_path is not None:
-        paths.append(_default_report_path(state))
+    paths = [path for path in (_default_report_path(state),) if path is not None]
     if state.request.report_path:
         paths.append(Path(state.request.report_path))
     for path in paths:
@@ -140,6 +141,13 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     return ev.PipelineFinished(status, exit_code, ev.json_safe(report))
 
 
-def _default_report_path(state: RunState) -> Path:
-    assert state.onnx_path is not None
-    return state.onnx_path.with_name(state.onnx_path.stem + ".report.json")
+def _default_report_path(state: RunState) -> Path | None:
+    """NAME.report.json beside the ONNX file this run wrote into its output folder. For an existing
+    .onnx source (a user's file) it goes to the output folder only when one was given: a look at a
+    user's file writes nothing beside it, only where asked (--report, --out)."""
+    if state.onnx_path is None:
+        return None
+    name = state.onnx_path.stem + ".report.json"
+    if state.onnx_written:
+        return state.onnx_path.with_name(name)
+    return Path(state.request.out_dir) / name if state.request.out_dir else None
