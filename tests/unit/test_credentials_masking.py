@@ -101,3 +101,33 @@ def test_mlflow_tags_params_and_report_artifact_do_not_show_the_password(tmp_pat
     stored = json.dumps([version.tags, version.description, run.data.params, run.data.tags]) + artifact.read_text()
     assert "alice:***@mlflow.internal" in stored
     assert PASSWORD not in stored
+
+
+def test_a_crashed_engines_stderr_shown_in_the_app_is_masked(tmp_path, monkeypatch):
+    import torch
+
+    from heimdall_studio.core.specs import SourceOptions
+    from heimdall_studio.engine.client import EngineClient
+
+    (tmp_path / "leakynet.py").write_text(f"""
+import os, signal, sys
+import torch
+print("connecting to http://alice:{PASSWORD}@mlflow.internal:5000/", file=sys.stderr, flush=True)
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        os.kill(os.getpid(), signal.SIGSEGV)
+""")
+    torch.save({"linear.weight": torch.zeros(2, 4), "linear.bias": torch.zeros(2)}, tmp_path / "net.pt")
+    monkeypatch.chdir(tmp_path)
+    request = PipelineRequest(source=str(tmp_path / "net.pt"), out_dir=str(tmp_path / "out"), steps=(ev.LOAD,),
+                              source_options=SourceOptions(model_class="leakynet:Net", inputs=("x:batch,4:float32",)))
+    with EngineClient(request) as client:
+        events = list(client.events())
+    crashed = next(e for e in events if isinstance(e, ev.StepFailed))
+    assert crashed.error_kind == "engine_crashed" and "alice:***@mlflow.internal" in crashed.details
+    assert PASSWORD not in json.dumps([ev.to_json_dict(e) for e in events])
