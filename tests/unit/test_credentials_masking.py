@@ -131,3 +131,10 @@ class Net(torch.nn.Module):
     crashed = next(e for e in events if isinstance(e, ev.StepFailed))
     assert crashed.error_kind == "engine_crashed" and "alice:***@mlflow.internal" in crashed.details
     assert PASSWORD not in json.dumps([ev.to_json_dict(e) for e in events])
+
+
+def test_a_broken_library_log_call_prints_no_traceback(capfd):
+    logging.raiseExceptions = True  # Python's default: a log call that cannot be formatted prints a traceback
+    install_log_masking(debug=False)  # what the CLI and the engine do at start
+    logging.getLogger("torch._export.serde.serialize").warning("Loaded object of type %s after failure: %s", tuple)
+    assert "Logging error" not in capfd.readouterr().err
