@@ -47,7 +47,8 @@ _NAME_LITERAL = re.compile(r"""(['"])[A-Za-z0-9_.+\-]*\1""")
 _EXPRESSION_FUNCTIONS = frozenset({
     "Max", "Min", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "StrictLessThan", "StrictGreaterThan", "LessThan",
     "GreaterThan", "Equality", "Unequality", "And", "Or", "Not", "Mod", "floor", "ceiling", "Abs", "sqrt",
-    "Piecewise", "ITE", "Integer", "Rational", "Float", "Pow", "Mul", "Add", "Symbol", "Dummy",
+    "Piecewise", "ExprCondPair", "ITE", "Integer", "Rational", "Float", "Pow", "Mul", "Add", "Symbol", "Dummy",
+    "Tuple", "BooleanTrue", "BooleanFalse",
 })
 
 
@@ -140,7 +141,7 @@ def _unsafe_expression(expr: str) -> str:
             # A call only of a known function; "(f)(…)" or "'…'(…)" would call anything.
             ok = previous is None or (previous.type == tokenize.OP and previous.string != ")") or (
                 previous.type == tokenize.NAME and (previous.string in _EXPRESSION_FUNCTIONS
-                                                    or _torch_sympy_function(previous.string)))
+                                                    or _sympy_class(previous.string)))
         else:
             ok = token.type == tokenize.OP and text in _EXPRESSION_OPS
         if not ok:
@@ -149,10 +150,17 @@ def _unsafe_expression(expr: str) -> str:
     return ""
 
 
-def _torch_sympy_function(name: str) -> bool:
+def _sympy_class(name: str) -> bool:
+    """A sympy expression class (torch's shape functions or sympy's own): calling one builds an
+    expression and runs nothing else."""
+    import sympy
     from torch.utils._sympy import functions
 
-    return name[:1].isupper() and isinstance(getattr(functions, name, None), type)
+    for namespace in (functions, sympy):
+        found = getattr(namespace, name, None)
+        if isinstance(found, type) and issubclass(found, sympy.Basic):
+            return True
+    return False
 
 
 def _weights_only_refusal(exc: BaseException) -> str:

@@ -165,3 +165,37 @@ def test_torchscript_archive_with_a_pickle_payload_runs_no_code(tmp_path):
     with pytest.raises(BadInputError):
         load_source(path, SourceOptions(inputs=("x:batch,3,16,8:float32",)))
     assert not marker.exists()
+
+
+class SlicesByShape(torch.nn.Module):
+    def forward(self, x, y):
+        joined = torch.cat([x, y], 0)
+        return joined[: x.shape[0] // 2 + 1].reshape(-1)
+
+
+def test_pt2_with_derived_symbolic_shapes_loads_without_trust(tmp_path):
+    from heimdall_studio.core.sources_pt2 import load_exported_program
+
+    program = torch.export.export(SlicesByShape(), (torch.zeros(4, 3), torch.zeros(6, 3)),
+                                  dynamic_shapes=({0: torch.export.Dim("a", min=2)}, {0: torch.export.Dim("b")}))
+    path = tmp_path / "derived.pt2"
+    torch.export.save(program, str(path))
+    assert "FloorDiv" in zipfile.ZipFile(path).read(_entry({n: None for n in zipfile.ZipFile(path).namelist()},
+                                                            "models/model.json")).decode()
+    loaded = load_exported_program(path, trust=False)
+    assert loaded.module()(torch.ones(4, 3), torch.ones(6, 3)).shape == (9,)
+
+
+@pytest.mark.parametrize("expression, safe", [
+    ("Piecewise(ExprCondPair(Integer(1), Equality(Symbol('s0', integer=True), Integer(1))), "
+     "ExprCondPair(Symbol('s0', integer=True), true))", True),
+    ("Mul(Float('1.5', precision=53), Max(Integer(2), Symbol('s0')))", True),
+    ("(exec)('x=1')", False),
+    ("Symbol('x').evalf()", False),
+    ("open('x')", False),
+    ("[1][0]", False),
+])
+def test_shape_expression_check(expression, safe):
+    from heimdall_studio.core.sources_pt2 import _unsafe_expression
+
+    assert (_unsafe_expression(expression) == "") is safe
