@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv or ["gui"])
     _quiet_library_loggers(debug=flags["--debug"])
+    from heimdall_studio.core.redact import install_log_masking, mask_credentials
+
+    install_log_masking(debug=flags["--debug"])
     args.debug = flags["--debug"]
     args.quiet = flags["--quiet"] or flags["-q"]
     if not getattr(args, "func", None):
@@ -89,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"error: {err.message}", file=sys.stderr)
+        print(f"error: {mask_credentials(err.message)}", file=sys.stderr)
         if err.hint:
-            print(f"  {err.hint}", file=sys.stderr)
+            print(f"  {mask_credentials(err.hint)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

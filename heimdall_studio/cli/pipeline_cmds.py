@@ -56,8 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SOURCE", help="checkpoint, TorchScript, .pt2, .onnx, runs:/… or models:/…")
-    p.add_argument("--out", type=Path, default=Path("heimdall-out"), metavar="DIR",
-                   help="where the ONNX file and report go (default: ./heimdall-out)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="where the ONNX file and report go (default: ./heimdall-out; for an .onnx SOURCE nothing "
+                        "is written unless --out or --report is given)")
     p.add_argument("--report", metavar="FILE.json", help="also write the JSON report here")
     p.add_argument("--input", action="append", default=[], metavar="NAME:DIMS:DTYPE",
                    help="input spec, repeatable; symbolic dims allowed (mel_spectrogram:batch,3,128,32:float32)")
@@ -143,6 +144,11 @@ def _benchmark_options(args: argparse.Namespace) -> BenchmarkOptions:
                             batch_sizes=_csv_ints(args.bench_batch_sizes, "--bench-batch-sizes"))
 
 
+def _out_dir(args: argparse.Namespace) -> str:
+    """--out as given, or "" (the pipeline then exports to ./heimdall-out and writes nothing for an .onnx source)."""
+    return str(args.out) if args.out is not None else ""
+
+
 def _export_options(args: argparse.Namespace) -> ExportOptions:
     return ExportOptions(exporter=args.exporter, opset=args.opset, overwrite=args.overwrite)
 
@@ -162,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if push is not None:
         steps.append(ev.PUSH)
     request = PipelineRequest(
-        source=args.source, out_dir=str(args.out), steps=tuple(steps), source_options=_source_options(args),
+        source=args.source, out_dir=_out_dir(args), steps=tuple(steps), source_options=_source_options(args),
         reference=args.reference, export=_export_options(args), parity=parity,
         benchmark=_benchmark_options(args), push=push.to_dict() if push is not None else None,
         report_path=args.report or "")
@@ -176,7 +182,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    request = PipelineRequest(source=args.source, out_dir=str(args.out), steps=(ev.LOAD, ev.EXPORT, ev.BENCHMARK),
+    request = PipelineRequest(source=args.source, out_dir=_out_dir(args), steps=(ev.LOAD, ev.EXPORT, ev.BENCHMARK),
                               source_options=_source_options(args), reference=args.reference,
                               export=_export_options(args), benchmark=_benchmark_options(args),
                               report_path=args.report or "")

@@ -14,6 +14,7 @@ from rich.table import Table
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, HeimdallError
+from heimdall_studio.core.redact import mask_credentials
 from heimdall_studio.integrations.settings import SECRET_FIELDS
 
 PROMOTE_TARGETS = ("staging", "production", "archived")
@@ -127,24 +128,20 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _file_report(onnx_path: Path, report_path: Path | None) -> dict[str, Any]:
-    """The report to attach: the given one, or a fresh validation of the file."""
+    """The report to attach: the given one, with a fresh validation of the file when it holds
+    none of this very file (push refuses a file that has not passed validation)."""
+    from heimdall_studio.integrations.push import validation_of, validation_report
+
+    report: dict[str, Any] = {}
     if report_path is not None and report_path.is_file():
         try:
-            return json.loads(report_path.read_text(encoding="utf-8"))
+            report = json.loads(report_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise BadInputError(f"The report {report_path} is not valid JSON: {exc}.") from exc
-    from heimdall_studio.core.validate import validate_step
-
-    steps = validate_step(onnx_path, CancelToken())
-    try:
-        while True:
-            next(steps)
-    except StopIteration as done:
-        validation = done.value.to_dict()
-    opsets = validation.get("opsets") or {}
-    return {"source": {"path": str(onnx_path)}, "validation": validation,
-            "onnx": {"path": str(onnx_path), "opset": opsets.get("", opsets.get("ai.onnx")),
-                     "external_data": validation.get("external_data_files", [])}}
+    if validation_of(report, onnx_path) is None:
+        fresh = validation_report(onnx_path, CancelToken())
+        report = {**fresh, **report, "validation": fresh["validation"]}
+    return report
 
 
 @_guarded
@@ -166,12 +163,13 @@ def cmd_push(args: argparse.Namespace) -> int:
         while True:
             event = next(steps)
             if isinstance(event, ev.Log) and not quiet:
-                err.print(f"{event.level}: {event.message}" if event.level != "info" else event.message)
+                message = mask_credentials(event.message)
+                err.print(f"{event.level}: {message}" if event.level != "info" else message)
             elif isinstance(event, ev.Progress) and event.total and not quiet:
                 percent = int(100 * event.done / event.total)
                 if percent >= last_percent + 10 or percent == 100 and last_percent != 100:
                     last_percent = percent
-                    err.print(f"  {percent:3d}% {event.message}")
+                    err.print(f"  {percent:3d}% {mask_credentials(event.message)}")
     except StopIteration as done:
         result = done.value.to_dict()
     if args.report is not None:
@@ -208,14 +206,14 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.name:
         rows = list_versions(settings, args.name)
-        table = _table(f"{args.name} ({settings.tracking_uri})", ("version", "aliases", "stage", "sha256",
+        table = _table(f"{args.name} ({mask_credentials(settings.tracking_uri)})", ("version", "aliases", "stage", "sha256",
                                                                  "parity", "created", "source"))
         for r in rows:
             table.add_row(r["version"], ",".join(r["aliases"]), r["stage"], r["sha256"][:12],
                           r["figures"].get("parity_passed", ""), r["created"], r["source"])
     else:
         rows = list_registered_models(settings)
-        table = _table(f"Registered models ({settings.tracking_uri})", ("name", "latest", "aliases", "updated"))
+        table = _table(f"Registered models ({mask_credentials(settings.tracking_uri)})", ("name", "latest", "aliases", "updated"))
         for r in rows:
             table.add_row(r["name"], r["latest_version"], ", ".join(f"{k}→{v}" for k, v in r["aliases"].items()),
                           r["updated"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from heimdall_studio.core.redact import mask_credentials
+
 
 class ErrorKind(str, Enum):
     BAD_INPUT = "bad_input"      # the user's file, option or spec is wrong → exit 2
@@ -35,6 +37,8 @@ class HeimdallError(Exception):
     kind: ErrorKind = ErrorKind.INTERNAL
 
     def __init__(self, message: str, hint: str = "", *, kind: ErrorKind | None = None):
+        # A URI with a password in it (http://user:pw@host) must not reach a person or a log.
+        message, hint = mask_credentials(message), mask_credentials(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint

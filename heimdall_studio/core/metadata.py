@@ -72,10 +72,11 @@ def _hash_chunks(digest: Any, path: Path, chunk: int) -> Iterator[int]:
 def metadata_step(onnx_path: Path, model: LoadedModel, export: Any | None,
                   cancel: CancelToken) -> Generator[Event, None, MetadataResult]:
     """Describe ``onnx_path`` (``export`` is this run's ExportResult, if any).
-    BadInputError when the file or one of its external data files is missing."""
+    BadInputError when the file or one of its external data files is missing, or when external
+    data lies outside the model's folder (nothing is hashed then)."""
     onnx_path = Path(onnx_path)
     structure = load_structure(onnx_path)
-    parts = onnx_file_parts(onnx_path)
+    parts = onnx_file_parts(onnx_path, structure)  # BadInputError for data outside the model's folder
     missing = [p.name for p in parts if not p.is_file()]
     if missing:
         raise BadInputError(f"{onnx_path.name} refers to {', '.join(missing)}, which is missing.",

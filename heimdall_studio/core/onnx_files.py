@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from heimdall_studio.core.errors import BadInputError
@@ -99,10 +99,43 @@ def external_locations(model: Any) -> list[str]:
     return list(seen)
 
 
-def onnx_file_parts(path: Path) -> list[Path]:
-    """The .onnx file followed by its external data files (which may not exist)."""
+def onnx_file_parts(path: Path, model: Any = None) -> list[Path]:
+    """The .onnx file followed by its external data files (which may not exist), each checked to lie
+    inside the model's folder (see :func:`external_data_paths`)."""
     path = Path(path)
-    return [path] + [path.parent / location for location in external_locations(load_structure(path))]
+    return [path] + external_data_paths(path, model)
+
+
+def external_data_paths(path: Path, model: Any = None) -> list[Path]:
+    """Where the external data files of the model at ``path`` are: ``path``'s folder joined with
+    each ``location`` (``model`` is its structure, read here when not given).
+
+    A location must name a file inside the model's own folder: BadInputError (before anything
+    opens it) for an absolute path, a ``..`` part, or a path that a symlink leads out of the
+    folder. A file that does not exist is returned as is; callers say it is missing.
+    """
+    path = Path(path)
+    folder = path.parent
+    base = folder.resolve()
+    parts = []
+    for location in external_locations(model if model is not None else load_structure(path)):
+        # Read both ways: a Windows-made file may use backslashes or a drive letter.
+        pieces = set(PurePosixPath(location).parts) | set(PureWindowsPath(location).parts)
+        absolute = location.startswith(("/", "\\")) or bool(PureWindowsPath(location).drive)
+        if not location or absolute or ".." in pieces:
+            why = "an empty path" if not location else "an absolute path" if absolute else "a path with '..'"
+            raise BadInputError(
+                f"{path.name} keeps weights in external data at {location!r}, {why}: external data must be a "
+                f"file inside the model's own folder ({folder}). It was not opened.",
+                "Save the model again with its .data file next to it (onnx.save(..., location='NAME.onnx.data')).")
+        target = folder / location
+        if not target.resolve().is_relative_to(base):
+            raise BadInputError(
+                f"{path.name} keeps weights in external data at {location!r}, which leads out of the model's "
+                f"folder ({folder}) through a symbolic link. It was not opened.",
+                f"Put the real .data file in {folder} instead of a link to it.")
+        parts.append(target)
+    return parts
 
 
 def initializer_stats(model: Any) -> tuple[int, int]:

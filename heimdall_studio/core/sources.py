@@ -29,6 +29,7 @@ from heimdall_studio.core.sources_files import (
     pickle_globals,
     read_onnx_header,
 )
+from heimdall_studio.core.sources_pt2 import load_exported_program
 from heimdall_studio.core.sources_state import (
     BuiltModule,
     build_localization_net,
@@ -62,7 +63,7 @@ def load_source(path: str | Path, options: SourceOptions = SourceOptions()) -> L
     if file_format == TORCHSCRIPT_ZIP:
         loaded, example = _load_torchscript(path), None
     elif file_format == PT2_ZIP:
-        loaded, example = _load_exported_program(path)
+        loaded, example = _load_exported_program(path, options.trust)
     else:
         loaded, example = _load_pickled(path, file_format, options), None
     return _finish(loaded, options, override, example)
@@ -96,14 +97,12 @@ def _load_torchscript(path: Path) -> LoadedModel:
                        architecture=f"TorchScript({name})")
 
 
-def _load_exported_program(path: Path) -> tuple[LoadedModel, tuple[Any, ...] | None]:
-    import torch
-
+def _load_exported_program(path: Path, trust: bool) -> tuple[LoadedModel, tuple[Any, ...] | None]:
+    program = load_exported_program(path, trust)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.export.load(str(path))
-        module = program.module()
+            module = program.module()
     except Exception as exc:
         raise BadInputError(f"{path} looks like a torch.export program but could not be loaded ({one_line(exc)}).",
                             "Save it again with torch.export.save, using the PyTorch version installed here.") from None

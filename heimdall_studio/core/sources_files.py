@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.onnx_files import external_data_paths
 from heimdall_studio.core.specs import TensorSpec
 
 # File formats :func:`detect_format` tells apart.
@@ -165,13 +166,15 @@ def read_onnx_header(path: Path) -> dict[str, Any]:
 
     Returns ``{"inputs": [TensorSpec], "outputs": [str], "parameters": int,
     "metadata": {...}}``. Unknown dims become names (``batch`` on axis 0, else
-    ``<input>_dim<i>``). Raises BadInputError for a damaged or truncated file.
+    ``<input>_dim<i>``). Raises BadInputError for a damaged or truncated file, and for external
+    data outside the file's folder.
     """
     try:
         model = _read_onnx(path)
     except Exception as exc:
         raise BadInputError(f"{path} is not a readable ONNX model: it is cut short or damaged ({one_line(exc)}).",
                             "Export or copy the .onnx file again.") from None
+    external_data_paths(path, model)  # refuse external data outside the model's folder before anything reads it
     graph = model.graph
     if not graph.output or not graph.node:
         raise BadInputError(f"{path} is not a complete ONNX model: its graph has "

@@ -66,6 +66,17 @@ def import_model_class(spec: str) -> type:
     return target
 
 
+def forget_working_directory() -> None:
+    """Take the working directory that ``python -m`` put first on sys.path off it again.
+
+    Otherwise a file there named like a library imported later (``onnxruntime.py``) would be
+    imported instead of it. ``--model-class`` still finds the user's module there (see
+    :func:`import_model_class`), for that one import only.
+    """
+    if not sys.flags.safe_path and sys.path and sys.path[0] in ("", os.getcwd()):
+        sys.path.pop(0)
+
+
 def _import(module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
@@ -73,16 +84,40 @@ def _import(module_name: str) -> Any:
         cwd = os.getcwd()
         missing_root = exc.name is not None and module_name.split(".")[0] == exc.name.split(".")[0]
         if missing_root and cwd not in sys.path:
-            sys.path.insert(0, cwd)
             try:
-                return importlib.import_module(module_name)
+                return _import_from_folder(module_name, cwd)
             except ModuleNotFoundError:
-                sys.path.remove(cwd)
+                pass
         raise BadInputError(
             f"--model-class: cannot import module {module_name!r} ({one_line(exc)}).",
             "Install the package that defines the class, or run from the folder that holds it (or add that "
             "folder to PYTHONPATH).",
         ) from None
+
+
+def _import_from_folder(module_name: str, folder: str) -> Any:
+    """Import ``module_name`` with ``folder`` on sys.path for that import only.
+
+    The folder goes last, so installed libraries win over same-named files there, and it is taken
+    off again afterwards. Modules that the import pulled in from the folder under other names
+    (a stray ``onnxruntime.py``, say) are dropped from sys.modules, so later steps import the real
+    library; only the user's own package stays.
+    """
+    root = module_name.split(".")[0]
+    before = set(sys.modules)
+    sys.path.append(folder)
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove(folder)
+        base = os.path.realpath(folder)
+        for name in set(sys.modules) - before:
+            if name.split(".")[0] == root:
+                continue
+            origin = getattr(sys.modules[name], "__file__", None) or ""
+            if origin and os.path.realpath(origin).startswith(base + os.sep):
+                del sys.modules[name]
+        importlib.invalidate_caches()
 
 
 def accepted_kwargs(cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.events import VALIDATE, Event, Log, Progress, json_safe
 from heimdall_studio.core.onnx_files import (
+    external_data_paths,
     external_locations,
     initializer_stats,
     io_specs,
@@ -68,7 +69,8 @@ def validate_step(onnx_path: Path, cancel: CancelToken) -> Generator[Event, None
     yield Progress(VALIDATE, 0, len(CHECKS), f"Reading {onnx_path.name}")
     model = load_structure(onnx_path)
     locations = external_locations(model)
-    missing = [loc for loc in locations if not (onnx_path.parent / loc).is_file()]
+    parts = external_data_paths(onnx_path, model)  # BadInputError for data outside the model's folder
+    missing = [loc for loc, part in zip(locations, parts) if not part.is_file()]
     if missing:
         raise BadInputError(f"{onnx_path.name} keeps its weights in {', '.join(missing)}, which is missing "
                             f"from {onnx_path.parent}.",

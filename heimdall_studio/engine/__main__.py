@@ -20,6 +20,8 @@ import threading
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import CancelledError
 from heimdall_studio.core.events import to_json_dict
+from heimdall_studio.core.redact import install_log_masking
+from heimdall_studio.core.sources_state import forget_working_directory
 from heimdall_studio.engine.pipeline import run_pipeline
 from heimdall_studio.engine.request import PipelineRequest
 
@@ -41,6 +43,7 @@ def _watch_stdin(cancel: CancelToken) -> None:
 
 def main() -> int:
     protocol = _protocol_stream()
+    install_log_masking()
     request = PipelineRequest.from_json(sys.stdin.readline())
     cancel = CancelToken()
 
@@ -63,4 +66,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    forget_working_directory()
     sys.exit(main())

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.errors import EXIT_CODES, ErrorKind
+from heimdall_studio.core.redact import mask_credentials
 from heimdall_studio.engine.request import PipelineRequest
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -161,7 +162,7 @@ class EngineClient:
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
         for line in self._proc.stderr:
-            self._stderr_tail.append(line.rstrip("\n"))
+            self._stderr_tail.append(mask_credentials(line.rstrip("\n")))  # shown in the app's details
 
     def _escalate(self) -> None:
         if self.wait(self.grace_s) is not None:

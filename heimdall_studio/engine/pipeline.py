@@ -9,6 +9,7 @@ iterates it and streams the events to the GUI.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Generator, Iterator
@@ -18,11 +19,13 @@ from typing import Any
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import EXIT_CODES, BadInputError, ErrorKind, HeimdallError
+from heimdall_studio.core.redact import mask_all
 from heimdall_studio.engine.report import new_report, record_step, write_report
 from heimdall_studio.engine.request import PipelineRequest
 from heimdall_studio.engine.state import RunState, SkipStep
 from heimdall_studio.engine.steps import STEP_RUNNERS
 
+_TEXT_EVENTS = (ev.Log, ev.Progress, ev.StepFailed, ev.StepSkipped, ev.StepFinished, ev.PipelineFinished)
 TITLES = {ev.LOAD: "Load source", ev.EXPORT: "Export to ONNX", ev.VALIDATE: "Validate",
           ev.PARITY: "Parity PyTorch vs ONNX Runtime", ev.BENCHMARK: "Benchmark latency",
           ev.METADATA: "Metadata", ev.PUSH: "Push and register"}
@@ -37,11 +40,32 @@ def run_pipeline(request: PipelineRequest, cancel: CancelToken | None = None) ->
     if unknown:
         failure = BadInputError(f"Unknown pipeline step {unknown[0]!r}.", f"Steps are: {', '.join(STEP_RUNNERS)}.")
         yield ev.StepFailed(unknown[0], failure.kind.value, failure.message, failure.hint)
-    for step in () if unknown else request.steps:
-        failure = yield from _run_step(step, state)
-        if failure is not None:
-            break
-    yield _finish(state, failure)
+    try:
+        for step in () if unknown else request.steps:
+            failure = yield from _masked(_run_step(step, state))
+            if failure is not None:
+                break
+    finally:  # downloads are removed whatever happens: failure, cancel, Ctrl+C
+        state.remove_private_dirs()
+    yield _mask_event(_finish(state, failure))
+
+
+def _masked(events: Generator[ev.Event, None, Any]) -> Generator[ev.Event, None, Any]:
+    """Forward ``events`` with URI credentials masked in every text they carry; return the result."""
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as stop:
+            return stop.value
+        yield _mask_event(event)
+
+
+def _mask_event(event: ev.Event) -> Any:
+    if not isinstance(event, _TEXT_EVENTS):
+        return event
+    changes = {f.name: mask_all(getattr(event, f.name)) for f in dataclasses.fields(event)
+               if isinstance(getattr(event, f.name), (str, dict))}
+    return dataclasses.replace(event, **changes)
 
 
 def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallError | None]:
@@ -101,9 +125,7 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     report["status"] = status
     report["exit_code"] = exit_code
     report["gates_failed"] = list(state.gates_failed)
-    paths = []
-    if state.onnx_path is not None:
-        paths.append(_default_report_path(state))
+    paths = [path for path in (_default_report_path(state),) if path is not None]
     if state.request.report_path:
         paths.append(Path(state.request.report_path))
     for path in paths:
@@ -119,6 +141,13 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     return ev.PipelineFinished(status, exit_code, ev.json_safe(report))
 
 
-def _default_report_path(state: RunState) -> Path:
-    assert state.onnx_path is not None
-    return state.onnx_path.with_name(state.onnx_path.stem + ".report.json")
+def _default_report_path(state: RunState) -> Path | None:
+    """NAME.report.json beside the ONNX file this run wrote into its output folder. For an existing
+    .onnx source (a user's file) it goes to the output folder only when one was given: a look at a
+    user's file writes nothing beside it, only where asked (--report, --out)."""
+    if state.onnx_path is None:
+        return None
+    name = state.onnx_path.stem + ".report.json"
+    if state.onnx_written:
+        return state.onnx_path.with_name(name)
+    return Path(state.request.out_dir) / name if state.request.out_dir else None

@@ -12,6 +12,7 @@ from typing import Any
 
 from heimdall_studio import __version__
 from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, PARITY, PUSH, VALIDATE, json_safe
+from heimdall_studio.core.redact import mask_all
 
 REPORT_SCHEMA = 1
 
@@ -84,7 +85,7 @@ def write_report(report: dict[str, Any], path: Path) -> Path:
     """Write strict JSON atomically (temp file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(json_safe(report), indent=2, sort_keys=False, allow_nan=False)
+    text = json.dumps(mask_all(json_safe(report)), indent=2, sort_keys=False, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -28,7 +28,7 @@ ALL_STEPS = DEFAULT_STEPS + (PUSH,)
 @dataclass(frozen=True)
 class PipelineRequest:
     source: str
-    out_dir: str = ""  # "" → ./heimdall-out
+    out_dir: str = ""  # "" → exports go to ./heimdall-out; an .onnx source's report only to report_path
     steps: tuple[str, ...] = DEFAULT_STEPS
     source_options: SourceOptions = field(default_factory=SourceOptions)
     reference: str = ""  # a PyTorch source for parity when ``source`` is an .onnx file

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,18 @@ class RunState:
     export_result: Any = None
     onnx_path: Path | None = None
     gates_failed: list[str] = field(default_factory=list)
+    onnx_written: bool = False  # this run wrote onnx_path (export, or a copy of a download) into out_dir
+    private_dirs: list[Path] = field(default_factory=list)  # removed when the run ends
+
+    def private_dir(self) -> Path:
+        """A new private temporary folder (mode 0700) that :meth:`remove_private_dirs` deletes."""
+        path = Path(tempfile.mkdtemp(prefix="heimdall-download-"))
+        self.private_dirs.append(path)
+        return path
+
+    def remove_private_dirs(self) -> None:
+        while self.private_dirs:
+            shutil.rmtree(self.private_dirs.pop(), ignore_errors=True)
 
     @property
     def out_dir(self) -> Path:

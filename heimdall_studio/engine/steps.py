@@ -39,10 +39,36 @@ def _open(source: str, state: RunState) -> LoadedModel:
         from heimdall_studio.integrations.mlflow_sources import load_mlflow_source
         from heimdall_studio.integrations.settings import load_settings
 
-        return load_mlflow_source(source, options, load_settings(), state.out_dir / ".downloads")
+        # Downloads go to a private temp folder that the pipeline removes when the run ends.
+        loaded = load_mlflow_source(source, options, load_settings(), state.private_dir())
+        if loaded.kind == ONNX:
+            _keep_in_out_dir(loaded, state)
+        return loaded
     from heimdall_studio.core.sources import load_source
 
     return load_source(source, options)
+
+
+def _keep_in_out_dir(loaded: LoadedModel, state: RunState) -> None:
+    """An .onnx file from MLflow is what the later steps (and a later push from the app) work on,
+    so it is copied out of the download folder into --out, like an exported file."""
+    import shutil
+
+    from heimdall_studio.core.errors import BadInputError
+    from heimdall_studio.core.onnx_files import onnx_file_parts
+
+    assert loaded.onnx_path is not None
+    source = Path(loaded.onnx_path)
+    target = state.out_dir / source.name
+    if target.exists() and not state.request.export.overwrite:
+        raise BadInputError(f"{target} already exists; the ONNX file from {state.request.source} was not copied "
+                            "over it.", "Pass --overwrite to replace it, or choose another --out folder.")
+    for part in onnx_file_parts(source):
+        copied = state.out_dir / part.relative_to(source.parent)
+        copied.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(part, copied)
+    loaded.onnx_path = target
+    state.onnx_written = True
 
 
 def run_load(state: RunState) -> Generator[ev.Event, None, Any]:
@@ -71,6 +97,7 @@ def run_export(state: RunState) -> Generator[ev.Event, None, Any]:
     result = yield from export_step(state.loaded, state.out_dir, state.request.export, state.cancel)
     state.export_result = result
     state.onnx_path = Path(result.onnx_path)
+    state.onnx_written = True
     return result
 
 

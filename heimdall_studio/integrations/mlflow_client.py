@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from heimdall_studio.core.errors import BadInputError, HeimdallError, ServiceError
+from heimdall_studio.core.redact import mask_credentials
 from heimdall_studio.integrations.settings import Settings, environment_overlay, user_env
 
 _ENV_LOCK = threading.RLock()
@@ -89,7 +90,7 @@ def _is_mlflow_failure(exc: BaseException) -> bool:
 
 
 def where(settings: Settings) -> str:
-    return "the embedded MLflow store" if settings.is_embedded else f"MLflow at {settings.tracking_uri}"
+    return "the embedded MLflow store" if settings.is_embedded else f"MLflow at {mask_credentials(settings.tracking_uri)}"
 
 
 def mlflow_error(exc: BaseException, settings: Settings, action: str = "") -> HeimdallError:

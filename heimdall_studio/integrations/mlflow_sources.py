@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.model import PICKLED_MODULE, LoadedModel
@@ -19,6 +20,7 @@ from heimdall_studio.integrations.mlflow_client import mlflow_session
 from heimdall_studio.integrations.settings import Settings
 
 MLFLOW_SCHEMES = ("runs:/", "models:/")
+_URI_HINT = "Use runs:/RUN_ID/path/to/file, models:/NAME/VERSION or models:/NAME@ALIAS."
 _MODEL_FILES = (".pt", ".pth", ".ckpt", ".pt2", ".onnx", ".bin")
 
 
@@ -69,22 +71,46 @@ def list_artifacts(settings: Settings, run_id: str) -> list[dict[str, Any]]:
         return sorted(result, key=lambda d: d["path"])
 
 
+def check_mlflow_uri(uri: str) -> None:
+    """BadInputError unless ``uri`` is ``runs:/RUN_ID[/path]`` or ``models:/NAME/VERSION[/path]`` /
+    ``models:/NAME@ALIAS[/path]`` whose path stays inside the run or model: no ``..`` or ``.``
+    segment, no empty segment (``//``, a leading ``/``), no backslash, also when percent-encoded.
+    Checked before anything is downloaded."""
+    text = str(uri).strip()
+    scheme = next((s for s in MLFLOW_SCHEMES if text.startswith(s)), None)
+    if scheme is None:
+        raise BadInputError(f"{uri!r} is not an MLflow URI.", _URI_HINT)
+    rest = unquote(text[len(scheme):])
+    segments = rest[:-1].split("/") if rest.endswith("/") else rest.split("/")
+    if not rest or any(segment in ("", ".", "..") for segment in segments) or "\\" in rest:
+        raise BadInputError(f"{uri} is not a valid MLflow URI: its path has an empty, '.' or '..' segment (or a "
+                            "backslash), which could reach files outside the run or model. Nothing was downloaded.",
+                            _URI_HINT)
+    if scheme == "models:/" and len(segments) < 2 and "@" not in segments[0]:
+        raise BadInputError(f"{uri} names no version or alias of the registered model. Nothing was downloaded.",
+                            _URI_HINT)
+
+
 def download(settings: Settings, uri: str, dst: Path) -> Path:
-    """Download an MLflow URI into ``dst``; the local path of the file or folder."""
+    """Download an MLflow URI (checked by :func:`check_mlflow_uri` first) into ``dst``; the local
+    path of the file or folder."""
     import mlflow
 
+    check_mlflow_uri(uri)
     dst.mkdir(parents=True, exist_ok=True)
     with mlflow_session(settings):
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
 
 
 def load_mlflow_source(uri: str, options: SourceOptions, settings: Settings, work_dir: Path) -> LoadedModel:
-    """Download ``uri`` and open it. Raises BadInputError for an unknown run, model or
-    artifact, and for an MLflow pytorch model without ``options.trust``; ServiceError
-    when MLflow or S3 fails."""
-    if not is_mlflow_uri(uri):
-        raise BadInputError(f"{uri!r} is not an MLflow URI.", "Use runs:/RUN_ID/path, models:/NAME/VERSION "
-                                                             "or models:/NAME@ALIAS.")
+    """Download ``uri`` into ``work_dir`` and open it.
+
+    ``work_dir`` should be a private temporary folder that the caller removes when the model is
+    no longer needed (the pipeline does, whatever happens). Raises BadInputError for a URI whose
+    path could leave the run or model (before any download), an unknown run, model or artifact,
+    and an MLflow pytorch model without ``options.trust``; ServiceError when MLflow or S3 fails.
+    """
+    check_mlflow_uri(uri)
     target = Path(work_dir) / _safe_dir(uri)
     local = download(settings, uri, target)
     mlmodel = local / "MLmodel" if local.is_dir() else None

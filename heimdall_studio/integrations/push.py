@@ -22,8 +22,9 @@ from typing import Any, Callable, Generator
 
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
-from heimdall_studio.core.errors import BadInputError, HeimdallError, ServiceError
+from heimdall_studio.core.errors import BadInputError, GateFailedError, HeimdallError, ServiceError
 from heimdall_studio.core.metadata import known_sha256
+from heimdall_studio.core.redact import mask_all
 from heimdall_studio.integrations import report_figures
 from heimdall_studio.integrations.mlflow_client import ensure_experiment, mlflow_session, where
 from heimdall_studio.integrations.registry import (
@@ -99,6 +100,48 @@ def external_data_files(onnx_path: Path) -> list[Path]:
     return files
 
 
+def validation_of(report: dict[str, Any], onnx_path: Path) -> dict[str, Any] | None:
+    """The report's validation section when it describes the file at ``onnx_path``, else None."""
+    validation = report.get("validation") if isinstance(report, dict) else None
+    if not isinstance(validation, dict) or not validation.get("onnx_path"):
+        return None
+    return validation if Path(validation["onnx_path"]).resolve() == Path(onnx_path).resolve() else None
+
+
+def require_validation(onnx_path: Path, report: dict[str, Any]) -> None:
+    """Only a file that passed validation is uploaded: BadInputError when the report has no
+    validation of this file, GateFailedError when it failed."""
+    validation = validation_of(report, onnx_path)
+    if validation is None:
+        raise BadInputError(f"{onnx_path.name} has not been validated, so it was not pushed.",
+                            f"Push it with `heimdall-studio push {onnx_path}` (which validates it first) or "
+                            "`heimdall-studio run SOURCE --push`.")
+    if validation.get("passed") is not True:
+        errors = "; ".join(str(e) for e in validation.get("errors") or [])[:300]
+        raise GateFailedError(f"{onnx_path.name} did not pass validation ({errors or 'see the report'}); it was not "
+                              "pushed.", "Only a file that passes validation is uploaded and registered. Fix the "
+                              "model and export it again.")
+
+
+def validation_report(onnx_path: Path, cancel: CancelToken | None = None) -> dict[str, Any]:
+    """A minimal report for ``push_step`` from a fresh validation of ``onnx_path``.
+
+    Raises BadInputError for a file that cannot be read (or has external data outside its folder).
+    """
+    from heimdall_studio.core.validate import validate_step
+
+    steps = validate_step(Path(onnx_path), cancel or CancelToken())
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        validation = done.value.to_dict()
+    opsets = validation.get("opsets") or {}
+    return {"source": {"path": str(onnx_path)}, "validation": validation,
+            "onnx": {"path": str(onnx_path), "opset": opsets.get("", opsets.get("ai.onnx")),
+                     "external_data": validation.get("external_data_files", [])}}
+
+
 def make_store(settings: Settings, bucket: str = "") -> ObjectStore:
     if settings.is_embedded:
         return LocalStore(settings.local_store_root)
@@ -149,13 +192,19 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
               cancel: CancelToken) -> Generator[ev.Event, None, PushResult]:
     """Upload, verify, register and (optionally) promote ``onnx_path``.
 
+    ``report`` must hold a passed validation of this very file (see :func:`validation_report`).
     Yields Progress (bytes) and Log events. Raises ServiceError when S3 or MLflow fails
-    (the message names the endpoint), BadInputError for a missing file or unknown run,
-    CancelledError when ``cancel`` is set (a partial upload is aborted).
+    (the message names the endpoint), BadInputError for a missing or unvalidated file, external
+    data outside the model's folder or an unknown run, GateFailedError for a file that failed
+    validation, CancelledError when ``cancel`` is set (a partial upload is aborted).
     """
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
         raise BadInputError(f"There is no ONNX file at {onnx_path}.", "Export the model first.")
+    require_validation(onnx_path, report)
+    parts = external_data_files(onnx_path)  # BadInputError for data outside the model's folder
+    # What goes to MLflow (tags, description, params, the report artifact) never carries a URI password.
+    report = mask_all(ev.json_safe(report))
     if options.profile and options.profile != settings.profile.name:
         settings = load_settings(options.profile)
     profile = settings.profile
@@ -165,7 +214,6 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
     yield ev.Progress(ev.PUSH, 0, 0, f"Computing the sha256 of {onnx_path.name}")
     hashed = report.get("metadata")
     sha256 = known_sha256(onnx_path, hashed, cancel)
-    parts = external_data_files(onnx_path)
 
     yield ev.Progress(ev.PUSH, 0, 0, f"Looking for sha256 {sha256[:12]}… in {where(settings)}")
     with mlflow_session(settings) as client:

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.redact import mask_credentials
 from heimdall_studio.integrations.mlflow_client import mlflow_session, quote
 from heimdall_studio.integrations.settings import Settings
 
@@ -135,8 +136,9 @@ def list_registered_models(settings: Settings) -> list[dict[str, Any]]:
 
 
 def mlflow_ui_url(settings: Settings, name: str, version: str | int) -> str | None:
-    """The MLflow UI page of a version, or None when there is no server (embedded)."""
-    uri = settings.tracking_uri
+    """The MLflow UI page of a version (a password in the tracking URI masked), or None when there is
+    no server (embedded)."""
+    uri = mask_credentials(settings.tracking_uri)
     if not re.match(r"^https?://", uri):
         return None
     return f"{uri.rstrip('/')}/#/models/{name}/versions/{version}"

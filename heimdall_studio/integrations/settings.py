@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.redact import mask_credentials
 
 SCHEMA_VERSION = 1
 EMBEDDED = "embedded"
@@ -151,29 +152,21 @@ class Settings:
         return f"s3://{self.profile.bucket} at {self.profile.s3_endpoint or 'AWS S3'}"
 
     def show(self) -> dict[str, Any]:
-        """What ``config show`` prints: every field with its origin, secrets masked."""
+        """What ``config show`` and the app's status bar print: every field with its origin, secrets
+        masked, and so are passwords inside URIs (``core.redact.mask_credentials``)."""
         return {
             "profile": self.profile.name,
             "mode": "embedded" if self.is_embedded else "remote",
             "settings_file": str(self.settings_path),
             "data_dir": str(self.data_dir),
-            "tracking_uri": _mask_uri(self.tracking_uri),
-            "store": self.store_description(),
-            "fields": {k: {"value": _mask_uri(str(v)) if k == "tracking_uri" else v,
+            "tracking_uri": mask_credentials(self.tracking_uri),
+            "store": mask_credentials(self.store_description()),
+            "fields": {k: {"value": mask_credentials(v) if isinstance(v, str) else v,
                            "from": self.origins.get(k, "default")}
                        for k, v in self.profile.to_dict().items()},
             "secrets": self.credentials.masked(),
             "warnings": list(self.warnings),
         }
-
-
-def _mask_uri(uri: str) -> str:
-    """Hide a password embedded in a URI (``postgresql://user:pw@host/db``)."""
-    if "://" in uri and "@" in uri.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = uri.split("://", 1)
-        userinfo, host = rest.split("@", 1)
-        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
-    return uri
 
 
 def data_dir() -> Path:

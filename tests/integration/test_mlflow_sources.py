@@ -62,3 +62,58 @@ def test_pytorch_flavour_model_needs_trust(remote, tmp_path):
     assert loaded.module is not None and loaded.kind == "pickled_module"
     out = loaded.module(torch.zeros(2, 3, 16, 8))
     assert out[0].shape == (2, 2)
+
+
+def _two_runs_with_checkpoints(remote, tmp_path):
+    checkpoint = tmp_path / "best.pt"
+    torch.save({"model_state_dict": TwoHeadNet().state_dict()}, checkpoint)
+    settings = load_settings()
+    with mlflow_session(settings) as client:
+        experiment_id = ensure_experiment(client, settings, f"exp-{remote.names.model}")
+        runs = []
+        for name in ("mine", "someone-elses"):
+            run_id = client.create_run(experiment_id, run_name=name).info.run_id
+            client.log_artifact(run_id, str(checkpoint), "checkpoints")
+            runs.append(run_id)
+    return runs
+
+
+def test_artifact_path_that_leaves_the_run_is_refused_before_any_download(remote, tmp_path, monkeypatch):
+    import tempfile
+
+    from heimdall_studio.cli.main import main as cli_main
+
+    mine, other = _two_runs_with_checkpoints(remote, tmp_path)
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    escaping = f"runs:/{mine}/../../{other}/artifacts/checkpoints/best.pt"
+    with pytest.raises(BadInputError, match="Nothing was downloaded"):
+        load_mlflow_source(escaping, TINY, load_settings(), tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+    out = tmp_path / "out"
+    assert cli_main(["run", escaping, "--out", str(out), "--model-class", TINY.model_class,
+                     "--input", TINY.inputs[0]]) == 2
+    assert cli_main(["run", f"models:/{remote.names.model}/../x", "--out", str(out)]) == 2, \
+        "a models:/ URI with '..' is bad input, not a server failure"
+    assert not out.exists() and list(system_tmp.iterdir()) == []
+
+
+def test_a_run_from_mlflow_leaves_no_download_behind(remote, tmp_path, monkeypatch):
+    import tempfile
+
+    from heimdall_studio.core.events import PipelineFinished
+    from heimdall_studio.engine.pipeline import run_pipeline
+    from heimdall_studio.engine.request import PipelineRequest
+
+    mine, _ = _two_runs_with_checkpoints(remote, tmp_path)
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    out = tmp_path / "out"
+    request = PipelineRequest(source=f"runs:/{mine}/checkpoints/best.pt", out_dir=str(out), steps=("load",),
+                              source_options=TINY)
+    finished = list(run_pipeline(request))[-1]
+    assert isinstance(finished, PipelineFinished) and finished.exit_code == 0, finished.report.get("errors")
+    assert list(system_tmp.iterdir()) == [], "the private download folder was removed"
+    assert not (out / ".downloads").exists()

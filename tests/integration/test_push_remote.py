@@ -13,7 +13,7 @@ from heimdall_studio.core.errors import CancelledError
 from heimdall_studio.core.events import Progress
 from heimdall_studio.integrations.mlflow_client import mlflow_session
 from heimdall_studio.integrations.mlflow_sources import download, list_artifacts
-from heimdall_studio.integrations.push import PushOptions, push_step
+from heimdall_studio.integrations.push import PushOptions, push_step, validation_report
 from heimdall_studio.integrations.registry import list_versions
 from heimdall_studio.integrations.settings import load_settings
 from tests.integration.servers import tiny_onnx
@@ -110,7 +110,8 @@ def test_cancelled_multipart_upload_is_aborted(remote, tmp_path, monkeypatch):
     monkeypatch.setenv("HEIMDALL_S3_PART_SIZE_MB", "5")
     model = tiny_onnx(tmp_path / "big.onnx", remote.names.seed, external_mb=12)
     cancel = CancelToken()
-    steps = push_step(model, {}, PushOptions(model_name=remote.names.model), load_settings(), cancel)
+    steps = push_step(model, validation_report(model), PushOptions(model_name=remote.names.model), load_settings(),
+                      cancel)
     with pytest.raises(CancelledError):
         for event in steps:
             if isinstance(event, Progress) and event.total and event.done > 0:

@@ -80,3 +80,16 @@ def tiny_export(tmp_path_factory):
 def tiny_export_dynamo(tmp_path_factory):
     """Like ``tiny_export``, with the dynamo exporter (about 5 s the first time in a process)."""
     return _export_tiny(tmp_path_factory.mktemp("tiny_dynamo"), "dynamo")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging_globals():
+    """The CLI's main() (called in-process by some tests) sets process-wide logging switches
+    (raiseExceptions, the record factory that masks URI passwords); each test starts with the
+    ones it found."""
+    import logging
+
+    raise_exceptions, factory = logging.raiseExceptions, logging.getLogRecordFactory()
+    yield
+    logging.raiseExceptions = raise_exceptions
+    logging.setLogRecordFactory(factory)
