@@ -52,12 +52,9 @@ def chromium_flags(environ: dict[str, str] | None = None) -> str:
 
 
 def create_application(argv: list[str] | None = None):
-    """The QApplication, created once, with QtWebEngine initialised first (it must be)."""
+    """The QApplication, created once. QtWebEngine is imported later, when the Graph view first needs
+    it: AA_ShareOpenGLContexts, set before the QApplication exists, is what a late import needs."""
     os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = chromium_flags()
-    try:
-        import PySide6.QtWebEngineWidgets  # noqa: F401  # must precede QApplication
-    except ImportError:
-        pass  # the Graph view falls back to "Open in browser"
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 from heimdall_studio.core.errors import HeimdallError
 from heimdall_studio.core.events import BENCHMARK, LOAD, PARITY, PUSH, VALIDATE, PipelineFinished
 from heimdall_studio.engine.request import DEFAULT_STEPS, PipelineRequest
-from heimdall_studio.gui.engine_worker import EngineRun
 from heimdall_studio.gui.netron_view import NetronView
 from heimdall_studio.gui.panels.latency_view import LatencyView
 from heimdall_studio.gui.panels.log_view import LogView
@@ -54,7 +53,7 @@ class MainWindow(QMainWindow):
         self.run_model = RunModel(self.logbook)  # loads and pipelines: what the views draw
         self.push_run_model = RunModel(self.logbook)  # pushes: drawn by the Push panel only
         self.session = ModelSession(run=self.run_model)
-        self.run: EngineRun | None = None
+        self.run = None  # the EngineRun in progress (gui.engine_worker, imported with the first run)
         self._followed_step = ""
         self.run_purpose = ""
         self._painted = False
@@ -176,6 +175,7 @@ class MainWindow(QMainWindow):
         self.pipeline.run_requested.connect(self.run_pipeline)
         self.pipeline.cancel_requested.connect(self.cancel_run)
         self.push_panel.push_requested.connect(self.push_model)
+        self.registry.promoted.connect(self._log_promotion)
         self.docks["Graph"].visibilityChanged.connect(self.graph.set_shown)
         self.source_panel.set_recent(self.recent_files())
 
@@ -350,6 +350,8 @@ class MainWindow(QMainWindow):
             self.graph.stop()
             self.push_run_model.clear()  # a new run: the last push no longer describes this model
             self.docks["Pipeline"].raise_()
+        from heimdall_studio.gui.engine_worker import EngineRun  # superqt: not before the first paint
+
         self.run_purpose = purpose
         self._followed_step = ""
         self.run = EngineRun(request, self)
@@ -365,8 +367,8 @@ class MainWindow(QMainWindow):
         if self.run is not None or not self.session.can_push:
             return
         if anyway and QMessageBox.question(
-                self, "Push anyway?", "Validation or parity did not pass for this model. Push and register "
-                "it anyway?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self, "Push anyway?", "Parity with PyTorch did not pass for this model. Push and register "
+                "it anyway? The version's tags record that parity failed.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
             return
         from heimdall_studio.integrations.push import PushOptions
@@ -428,6 +430,13 @@ class MainWindow(QMainWindow):
             if finished.status in ("passed", "gate_failed") and not self._closing:
                 self.registry.refresh()
         self.run_finished.emit(finished)
+
+    def _log_promotion(self, result: dict) -> None:
+        where = f"alias @{result['alias']}" if result.get("alias") else f"stage {result.get('stage') or '—'}"
+        self.run_model.log(f"[info] promote: {result.get('name')} version {result.get('version')} → "
+                           f"{result.get('to')} ({where})")
+        self.statusBar().showMessage(f"Promoted {result.get('name')} version {result.get('version')} to "
+                                     f"{result.get('to')}.", 8000)
 
     def _show_recognised(self) -> None:
         """After a load: what the source is, or why it could not be opened (and it leaves Recent)."""

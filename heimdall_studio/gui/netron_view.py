@@ -14,10 +14,17 @@ import webbrowser
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStyle, QVBoxLayout, QWidget
 
-try:
-    from PySide6.QtWebEngineWidgets import QWebEngineView
-except ImportError:  # QtWebEngine is an optional part of PySide6
-    QWebEngineView = None
+
+
+def _web_engine_view_class():
+    """QWebEngineView, imported on first use (a few hundred ms kept out of the first paint), or None
+    when QtWebEngine is not installed. AA_ShareOpenGLContexts, set before the QApplication, makes the
+    late import safe."""
+    try:
+        from PySide6.QtWebEngineWidgets import QWebEngineView
+    except ImportError:  # QtWebEngine is an optional part of PySide6
+        return None
+    return QWebEngineView
 
 _ACCEPT_CONSENT_JS = """
 (function () {
@@ -56,7 +63,7 @@ class NetronView(QWidget):
 
     @property
     def web_engine_available(self) -> bool:
-        return QWebEngineView is not None
+        return _web_engine_view_class() is not None
 
     @property
     def url(self) -> str:
@@ -86,7 +93,7 @@ class NetronView(QWidget):
         self.model_path = path
         self.address = tuple(netron.start(path, address=("127.0.0.1", 0), browse=False))
         self.browser_button.setEnabled(True)
-        if QWebEngineView is None:
+        if not self.web_engine_available:
             self.caption.setText(f"{path}\nQtWebEngine is not installed: use “Open in browser”.")
             return
         self.caption.setText(path)
@@ -127,7 +134,7 @@ class NetronView(QWidget):
         """Create the web view now, hidden. Adding the first QWebEngineView to a shown window makes
         Qt recreate that window (and lose its size); done once right after the first paint, the
         user never sees it and the window keeps its geometry."""
-        if QWebEngineView is not None and self.web is None:
+        if self.web is None and self.web_engine_available:
             self._ensure_web()
 
     def dispose(self) -> None:
@@ -143,7 +150,7 @@ class NetronView(QWidget):
     def _ensure_web(self) -> None:
         if self.web is not None:
             return
-        self.web = QWebEngineView(self)
+        self.web = _web_engine_view_class()(self)
         self.web.setToolTip("")
         self.web.loadFinished.connect(self._on_loaded)
         self._layout.takeAt(self._layout.count() - 1)  # the stretch

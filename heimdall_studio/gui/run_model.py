@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from heimdall_studio.core.events import (
     STEPS,
     LatencySamples,
@@ -39,10 +37,14 @@ class SampleBuffer:
     """A preallocated float array that doubles when full; ``view`` is the filled part (no copy)."""
 
     def __init__(self, capacity: int = 1024):
+        import numpy as np  # with the first sample, not at start-up
+
+        self._np = np
         self._data = np.empty(capacity, dtype=np.float64)
         self.size = 0
 
     def extend(self, values: Iterable[float]) -> None:
+        np = self._np
         values = np.asarray(values, dtype=np.float64)
         needed = self.size + len(values)
         if needed > len(self._data):
@@ -53,7 +55,7 @@ class SampleBuffer:
         self.size = needed
 
     @property
-    def view(self) -> np.ndarray:
+    def view(self):  # numpy.ndarray
         return self._data[: self.size]
 
 

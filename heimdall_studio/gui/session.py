@@ -55,4 +55,6 @@ class ModelSession:
 
     @property
     def can_push(self) -> bool:
-        return bool(self.report) and bool(self.onnx_path) and self.status in ("passed", "gate_failed")
+        """A complete export that passed validation (a failed parity can still be pushed, on confirmation)."""
+        return (bool(self.report) and bool(self.onnx_path) and self.status in ("passed", "gate_failed")
+                and self.run.passed(VALIDATE))

@@ -30,7 +30,7 @@ KEYRING_SERVICE = "heimdall-studio"
 APP_NAME = "heimdall-studio"
 
 DEFAULT_BUCKET = "heimdall-models"
-DEFAULT_KEY_TEMPLATE = "models/{model_type}/v{YYYYMMDD_HHMMSS}.onnx"
+DEFAULT_KEY_TEMPLATE = "models/{model_type}/v{YYYYMMDD_HHMMSS}/"  # a folder: the version's source
 DEFAULT_MODEL_TYPE = "localization"
 DEFAULT_EXPERIMENT = "heimdall-localization"
 DEFAULT_MODEL_NAME = "heimdall-localization-onnx"
@@ -132,7 +132,7 @@ class Settings:
     def tracking_uri(self) -> str:
         if self.profile.tracking_uri:
             return self.profile.tracking_uri
-        return f"sqlite:///{(self.data_dir / 'mlflow' / 'mlflow.db').as_posix()}"
+        return embedded_locations(self.data_dir)["tracking_uri"]
 
     @property
     def embedded_artifact_root(self) -> Path:
@@ -140,7 +140,7 @@ class Settings:
 
     @property
     def local_store_root(self) -> Path:
-        return self.data_dir / "models"
+        return Path(embedded_locations(self.data_dir)["store"])
 
     @property
     def settings_path(self) -> Path:
@@ -167,6 +167,12 @@ class Settings:
             "secrets": self.credentials.masked(),
             "warnings": list(self.warnings),
         }
+
+
+def embedded_locations(folder: Path) -> dict[str, str]:
+    """Where the embedded profile keeps its MLflow store and its models, under the data folder."""
+    return {"tracking_uri": f"sqlite:///{(folder / 'mlflow' / 'mlflow.db').as_posix()}",
+            "store": str(folder / "models")}
 
 
 def data_dir() -> Path:

@@ -68,7 +68,7 @@ def render_prefix(template: str, model_type: str, when: _dt.datetime | None = No
     except (KeyError, IndexError, ValueError) as exc:
         raise BadInputError(f"Key template {template!r} cannot be filled in: {exc}.",
                             "Use {model_type} and {YYYYMMDD_HHMMSS}, e.g. "
-                            "models/{model_type}/v{YYYYMMDD_HHMMSS}.onnx.") from exc
+                            "models/{model_type}/v{YYYYMMDD_HHMMSS}/.") from exc
     key = key.strip("/")
     if key.endswith(".onnx"):
         key = key[: -len(".onnx")]

@@ -120,13 +120,34 @@ def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeyp
     screenshot(window.pipeline, "pipeline-panel")
 
     push_and_promote(window, qtbot)
-
+    assert "promote:" in window.log.plain_text() and "staging" in window.log.plain_text()
+    width = window.width()
     address = graph.address
-    window.close()
+
+    # A bad file after a good run and a push: every view says what is true now.
+    bad = tiny_checkpoint.parent / "not_a_model.pt"
+    bad.write_text("this is not a checkpoint")
+    window.open_source(str(bad))
+    wait_for_run(qtbot, window)
+    qtbot.wait(300)  # the views' next redraw
+    from heimdall_studio.gui.theme import FAIL_COLOR
+
+    assert "could not be opened" in window.pipeline.status.text()
+    assert FAIL_COLOR in window.pipeline.status.styleSheet()
+    assert window.validation.verdict.text() == "—" and window.validation.opset.text() == "—"
+    assert window.push_panel.stored_at.text() == "—" and window.push_panel.version.text() == "—"
+    assert not window.push_panel.push_button.isEnabled()
+    assert str(bad) not in window.recent_files() and window.recent_files()[0] == str(tiny_checkpoint)
+    assert all(card.figure.text() == "" for card in window.summary.cards.values()
+               if card.step != "load"), [c.figure.text() for c in window.summary.cards.values()]
+    assert window.width() == width  # the Graph tab opened earlier did not shrink the window
+    screenshot(window, "after-bad-file")
+
     import netron
 
-    assert graph.address is None
+    assert graph.address is None  # another source: the last graph's server stopped
     qtbot.waitUntil(lambda: not netron.status(address), timeout=5000)
+    window.close()
 
 
 def push_and_promote(window, qtbot, shot: str = "main-registry") -> None:

@@ -14,8 +14,9 @@ PROFILE_FIELDS: dict[str, FieldSpec] = {
                              "http://minio.lab:9000. Empty: Amazon S3 itself.", placeholder="empty: Amazon S3"),
     "region": FieldSpec("Region", "S3 region of the bucket; MinIO accepts any, us-east-1 is usual."),
     "bucket": FieldSpec("Bucket", "Bucket the exported models are uploaded to."),
-    "key_template": FieldSpec("Key template", "Where in the bucket a push goes. {model_type} and "
-                              "{YYYYMMDD_HHMMSS} are filled in; the folder becomes the version's source."),
+    "key_template": FieldSpec("Key template", "The folder a push goes to, in the bucket (or the local model "
+                              "folder). {model_type} and {YYYYMMDD_HHMMSS} are filled in; the folder holds the "
+                              ".onnx file, its data files and the report, and becomes the version's source."),
     "model_type": FieldSpec("Model type", "Fills {model_type} in the key template, e.g. localization."),
     "experiment": FieldSpec("Experiment", "MLflow experiment that pushes log their runs in."),
     "model_name": FieldSpec("Registered model", "Name of the registered model in MLflow that pushes add "

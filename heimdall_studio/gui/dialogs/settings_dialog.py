@@ -263,6 +263,19 @@ class SettingsDialog(QDialog):
         self._fill_list(self.current)
 
     # -- one profile in the form -------------------------------------------------------------------
+    def _show_embedded_locations(self, embedded: bool) -> None:
+        """Where the embedded profile really keeps things, instead of a remote profile's examples."""
+        from heimdall_studio.integrations.settings import data_dir, embedded_locations
+
+        tracking, store = self.form.widgets["tracking_uri"], self.form.widgets["s3_endpoint"]
+        if embedded:
+            where = embedded_locations(data_dir())
+            tracking.setPlaceholderText(where["tracking_uri"])
+            store.setPlaceholderText(f"none: models go to {where['store']}")
+        else:
+            tracking.setPlaceholderText(PROFILE_FIELDS["tracking_uri"].placeholder)
+            store.setPlaceholderText(PROFILE_FIELDS["s3_endpoint"].placeholder)
+
     def _show_profile(self, _text: str) -> None:
         self._store_current()
         item = self.profile_list.currentItem()
@@ -284,6 +297,7 @@ class SettingsDialog(QDialog):
                                                           "local SQLite file and models go to a local folder.")
         else:
             self.form.set_enabled_fields(set(PROFILE_FIELDS), "")
+        self._show_embedded_locations(embedded)
         writable = self.keyring_ok and name != EMBEDDED
         typed = self.typed.get(name, {})
         for field, widget in self.secrets.items():

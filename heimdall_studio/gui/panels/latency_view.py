@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -124,6 +123,8 @@ class LatencyView(ModelView):
         self.gpu.show_entries([e for e in self.entries if e.get("device") != "cpu"])
 
     def _draw_series(self, model: RunModel) -> None:
+        import numpy as np
+
         from heimdall_studio.gui.plots import pen
 
         timed_all = [s.timed.view for s in model.latency.values() if s.timed.size]

@@ -21,7 +21,7 @@ from heimdall_studio.gui.model_view import ModelView
 from heimdall_studio.gui.run_model import RunModel
 from heimdall_studio.gui.widgets import ErrorBanner
 
-IDLE_HINT = "Run the pipeline first; Push is enabled once validation and parity passed."
+IDLE_HINT = "Run the pipeline first; Push is enabled once the exported file passed validation."
 
 
 class PushPanel(ModelView):
@@ -75,7 +75,7 @@ class PushPanel(ModelView):
             self.hint.setText(IDLE_HINT)
         else:
             self.hint.setText("Ready to push." if gates_passed else
-                              "Validation or parity did not pass: pushing needs a confirmation.")
+                              "Parity did not pass: pushing needs a confirmation.")
 
     def reset_view(self) -> None:
         self.progress.hide()

@@ -6,12 +6,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
-from superqt.utils import create_worker
 
 from heimdall_studio.gui.dialogs.promote_dialog import PromoteDialog
 from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable
 
-COLUMNS = ["Version", "Aliases", "Stage", "sha256", "Parity", "Latency", "Created"]
+COLUMNS = ["Version", "Aliases", "Stage", "sha256", "Parity", "Created"]
+RUNTIME_SHORT = {"onnxruntime": "ORT", "pytorch": "PyTorch"}
 
 
 def _list_versions(name: str) -> list[dict[str, Any]]:
@@ -100,6 +100,8 @@ class RegistryView(QWidget):
     def _run(self, func, args, on_done) -> None:
         self.error.clear()
         # errors go to our handler; superqt would otherwise also re-raise them in the event loop
+        from superqt.utils import create_worker  # imported with the first call, not at start-up
+
         worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(on_done)
         worker.errored.connect(self._on_error)
@@ -125,9 +127,13 @@ class RegistryView(QWidget):
         self.versions = versions
         self.status.setText(f"{len(versions)} version(s)" if versions else
                             "No versions registered under this name yet: push a model to create one.")
+        latency_keys = latency_columns(versions)
+        self.table.setColumnCount(len(COLUMNS) + len(latency_keys))
+        self.table.setHorizontalHeaderLabels(COLUMNS[:-1] + [title for _key, title in latency_keys] + COLUMNS[-1:])
         self.table.set_rows([[v["version"], ", ".join(v.get("aliases", [])), v.get("stage", ""),
-                              v.get("sha256", "")[:12], v.get("figures", {}).get("parity_passed", ""),
-                              _latency_text(v.get("figures", {})), v.get("created", "")] for v in versions])
+                              v.get("sha256", "")[:12], v.get("figures", {}).get("parity_passed", "")]
+                             + [_number(v.get("figures", {}).get(key)) for key, _title in latency_keys]
+                             + [v.get("created", "")] for v in versions])
         if versions:
             self.table.selectRow(0)
         self._show_selected()
@@ -140,6 +146,22 @@ class RegistryView(QWidget):
         self.tags.set_rows(sorted((version or {}).get("tags", {}).items()))
 
 
-def _latency_text(figures: dict[str, Any]) -> str:
-    return ", ".join(f"{k.removeprefix('latency.')}={v}" for k, v in sorted(figures.items())
-                     if k.startswith("latency."))[:60]
+def latency_columns(versions: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(tag, column title) for each p50 latency any version carries, e.g. ``ORT cpu b1 p50 ms``,
+    ordered by device, batch size, runtime."""
+    found = {}
+    for version in versions:
+        for key in version.get("figures", {}):
+            parts = key.split(".")  # latency.RUNTIME.DEVICE.bN.p50_ms
+            if len(parts) == 5 and parts[0] == "latency" and parts[4] == "p50_ms":
+                batch = int(parts[3][1:]) if parts[3][1:].isdigit() else 0
+                found[key] = ((parts[2], batch, parts[1]),
+                              f"{RUNTIME_SHORT.get(parts[1], parts[1])} {parts[2]} {parts[3]} p50 ms")
+    return [(key, title) for key, (_order, title) in sorted(found.items(), key=lambda item: item[1][0])]
+
+
+def _number(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
