@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test test-fuzz bench lint clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+# The fuzz corpus alone (also part of `make test`): mutated model files through the CLI.
+test-fuzz: install
+	$(PY) -m pytest -m fuzz
 
 bench: install
 	$(PY) bench/bench_runtimes.py

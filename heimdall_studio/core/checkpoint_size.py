@@ -21,7 +21,7 @@ from typing import Any
 
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.limits import check_fits, human_bytes
-from heimdall_studio.core.sources_files import TORCH_PICKLE
+from heimdall_studio.core.sources_files import TORCH_PICKLE, is_zip
 
 # Entries may inflate to this many times the file's size (plus SLACK) before the file is refused.
 EXPANSION_LIMIT = 20
@@ -36,7 +36,7 @@ _DAMAGED_HINT = "Copy or save the file again from its source; do not open files 
 def check_declared_size(path: Path, file_format: str) -> None:
     """BadInputError when ``path`` declares more data than its size allows or memory can hold."""
     size = path.stat().st_size
-    if zipfile.is_zipfile(path):
+    if is_zip(path):
         declared = _zip_declared_bytes(path)
         if declared > size * EXPANSION_LIMIT + SLACK:
             raise BadInputError(
@@ -60,7 +60,7 @@ def _zip_declared_bytes(path: Path) -> int:
     try:
         with zipfile.ZipFile(path) as archive:
             return sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except Exception:  # BadZipFile, undecodable names, …
         return 0  # the loader reports the damage in its own words
 
 

@@ -75,6 +75,10 @@ def check_feed_fits(specs: Sequence[TensorSpec], batch_sizes: Sequence[int], pur
     """
     if not specs or not batch_sizes:
         return
+    for spec in specs:
+        if any(d < 0 for d in spec.concrete_shape(1)):
+            raise BadInputError(f"Input {spec.name!r} has an impossible shape {spec.shape} (a negative size).",
+                                "Give the input's real shape with --input NAME:DIMS:DTYPE.")
     needed = feed_bytes(specs, batch_sizes)
     largest_batch = max(batch_sizes)
     biggest = max(specs, key=lambda spec: tensor_bytes(spec, largest_batch))

@@ -11,6 +11,7 @@ torch is imported inside functions so that importing this module stays fast.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Mapping
@@ -102,14 +103,19 @@ def _load_torchscript(path: Path) -> LoadedModel:
 def _load_exported_program(path: Path) -> tuple[LoadedModel, tuple[Any, ...] | None]:
     import torch
 
+    export_log = logging.getLogger("torch.export")
+    level = export_log.level
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            export_log.setLevel(logging.CRITICAL)  # it logs a traceback before raising; the error says it all
             program = torch.export.load(str(path))
         module = program.module()
     except Exception as exc:
         raise BadInputError(f"{path} looks like a torch.export program but could not be loaded ({one_line(exc)}).",
                             "Save it again with torch.export.save, using the PyTorch version installed here.") from None
+    finally:
+        export_log.setLevel(level)
     inputs = _exported_program_inputs(program)
     example = program.example_inputs[0] if program.example_inputs and not program.example_inputs[1] else None
     loaded = LoadedModel(kind=kinds.EXPORTED_PROGRAM, source=str(path), module=module, inputs=inputs,
