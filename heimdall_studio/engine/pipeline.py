@@ -18,7 +18,7 @@ from typing import Any
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import EXIT_CODES, BadInputError, ErrorKind, HeimdallError
-from heimdall_studio.core.failures import describe_os_error, user_error
+from heimdall_studio.core.failures import DISK_FULL_HINT, describe_os_error, is_disk_full, user_error
 from heimdall_studio.engine.report import new_report, record_step, write_report
 from heimdall_studio.engine.request import PipelineRequest
 from heimdall_studio.engine.state import RunState, SkipStep
@@ -125,7 +125,8 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
         except OSError as exc:
             report["errors"].append({"step": "report", "kind": ErrorKind.BAD_INPUT.value,
                                      "message": f"Could not write the report to {path}: {describe_os_error(exc)}.",
-                                     "hint": "Choose a report path in a folder you can write to (--report)."})
+                                     "hint": DISK_FULL_HINT if is_disk_full(exc) else
+                                     "Choose a report path in a folder you can write to (--report, --out)."})
             if exit_code == 0:
                 status, exit_code = "failed", EXIT_CODES[ErrorKind.BAD_INPUT]
                 report["status"], report["exit_code"] = status, exit_code
