@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-soak bench bench-gui lint clean
+.PHONY: install run test test-soak test-fuzz bench bench-gui lint clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: install
 # The app at its defaults, three runs in a row, and the self-test mode (about 10 minutes on 2 cores).
 test-soak: install
 	$(PY) -m pytest -m soak tests/gui/test_default_run.py
+
+# The fuzz corpus alone (also part of `make test`): mutated model files through the CLI.
+test-fuzz: install
+	$(PY) -m pytest -m fuzz
 
 bench: install
 	$(PY) bench/bench_runtimes.py

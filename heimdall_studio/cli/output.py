@@ -56,9 +56,9 @@ class ConsoleRenderer:
             self._print(f"[dim]- {event.step:<10}    skipped: {event.reason}[/]")
         elif isinstance(event, ev.StepFailed):
             self._end_task(event.step)
-            self.err.print(f"[red]✗ {event.step}: {event.message}[/]")
+            self.err.print(f"[red]✗ {event.step}: {escape(event.message)}[/]")
             if event.hint:
-                self.err.print(f"  {event.hint}")
+                self.err.print(f"  {escape(event.hint)}")
             if self.debug and event.details:
                 self.err.print(event.details, markup=False)
 
@@ -88,6 +88,11 @@ class ConsoleRenderer:
         if push.get("version"):
             self.out.print(f"Registered: {push.get('model_name')} version {push.get('version')} "
                            f"({push.get('s3_uri') or push.get('local_uri')})")
+        for error in report.get("errors", []):
+            if error.get("step") == "report":  # after the last step: no StepFailed said it
+                self.err.print(f"[red]✗ report: {escape(error.get('message', ''))}[/]")
+                if error.get("hint"):
+                    self.err.print(f"  {escape(error['hint'])}")
         colour = {"passed": "green", "cancelled": "yellow"}.get(finished.status, "red")
         self.out.print(f"[{colour}]{finished.status.replace('_', ' ')}[/] (exit code {finished.exit_code})")
 

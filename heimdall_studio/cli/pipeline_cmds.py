@@ -17,6 +17,7 @@ from heimdall_studio.core.specs import (
     ParityOptions,
     SourceOptions,
     Tolerance,
+    parse_int_range,
     parse_tensor_spec,
 )
 from heimdall_studio.engine.request import PipelineRequest
@@ -51,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_source_arguments(bench)
     _add_export_arguments(bench)
     _add_bench_arguments(bench)
+    bench.add_argument("--inputs-npz", default="", metavar="FILE.npz",
+                       help="measure on these arrays (at their batch size) instead of random ones")
     bench.set_defaults(func=cmd_bench)
 
 
@@ -99,6 +102,8 @@ def _add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--devices", default="cpu,cuda", metavar="cpu,cuda")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (default: the runtime's)")
     p.add_argument("--skip-bench", action="store_true", help="skip the benchmark step")
+    p.add_argument("--int-range", default="0,9", metavar="LOW,HIGH",
+                   help="range of random values for integer inputs, both ends included (default 0,9)")
 
 
 def _add_push_arguments(p: argparse.ArgumentParser) -> None:
@@ -141,7 +146,8 @@ def _benchmark_options(args: argparse.Namespace) -> BenchmarkOptions:
         raise BadInputError("--bench-iterations must be at least 1 and --bench-warmup at least 0.")
     return BenchmarkOptions(warmup=args.bench_warmup, iterations=args.bench_iterations,
                             duration_s=args.bench_duration, devices=devices, threads=args.threads,
-                            batch_sizes=_csv_ints(args.bench_batch_sizes, "--bench-batch-sizes"))
+                            batch_sizes=_csv_ints(args.bench_batch_sizes, "--bench-batch-sizes"),
+                            int_range=parse_int_range(args.int_range), inputs_npz=args.inputs_npz)
 
 
 def _out_dir(args: argparse.Namespace) -> str:
@@ -159,7 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.batches < 1 or args.batch_size < 1:
         raise BadInputError("--batches and --batch-size must be at least 1.")
     parity = ParityOptions(batches=args.batches, batch_size=args.batch_size, seed=args.seed,
-                           inputs_npz=args.inputs_npz,
+                           inputs_npz=args.inputs_npz, int_range=parse_int_range(args.int_range),
                            default=Tolerance(atol=args.atol, rtol=args.rtol, mean_atol=args.mean_atol))
     steps = [ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.PARITY, ev.BENCHMARK, ev.METADATA]
     if args.skip_bench:

@@ -21,7 +21,8 @@ import numpy as np
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.events import BENCHMARK, Event, LatencySamples, Log, Progress, json_safe
-from heimdall_studio.core.feeds import random_feed
+from heimdall_studio.core.feeds import load_npz_feed, random_feed
+from heimdall_studio.core.limits import check_feed_fits
 from heimdall_studio.core.model import LoadedModel
 from heimdall_studio.core.runners import CPU_PROVIDER, CUDA_PROVIDER, OrtRunner, Runner, TorchRunner, cuda_availability
 from heimdall_studio.core.specs import BenchmarkOptions
@@ -55,12 +56,12 @@ def benchmark_step(model: LoadedModel, onnx_path: Path | None, options: Benchmar
                    cancel: CancelToken) -> Generator[Event, None, BenchmarkResult]:
     """Measure every device × runtime × batch size of ``options``. BadInputError
     when a CPU runner cannot run the model; CUDA problems become unavailable entries."""
+    feeds = _feeds(model, options)
+    batch_sizes = tuple(feeds)
     cuda = cuda_availability() if "cuda" in options.devices else {}
     result = BenchmarkResult()
     plan = [(device, runtime) for device in options.devices for runtime in options.runtimes]
-    total = len(plan) * len(options.batch_sizes)
-    rng = np.random.default_rng(options.seed)
-    feeds = {size: random_feed(model.inputs, size, rng) for size in options.batch_sizes}
+    total = len(plan) * len(batch_sizes)
     for device, runtime in plan:
         cancel.raise_if_cancelled()
         runner, reason = _runner(model, onnx_path, runtime, device, options.threads, cuda)
@@ -75,10 +76,10 @@ def benchmark_step(model: LoadedModel, onnx_path: Path | None, options: Benchmar
             provider = "torch" if runtime == "pytorch" else (CUDA_PROVIDER if device == "cuda" else CPU_PROVIDER)
             yield Log("info", f"{RUNTIME_NAMES[runtime]} on {device} is not measured: {reason}", BENCHMARK)
             result.entries += [{"runtime": runtime, "device": device, "provider": provider, "batch_size": size,
-                                "available": False, "reason": reason} for size in options.batch_sizes]
+                                "available": False, "reason": reason} for size in batch_sizes]
             continue
         try:
-            for size in options.batch_sizes:
+            for size in batch_sizes:
                 done = len(result.entries)
                 yield Progress(BENCHMARK, done, total, f"{RUNTIME_NAMES[runtime]} on {device}, batch {size}")
                 entry = yield from _measure(runner, feeds[size], size, options, cancel)
@@ -87,6 +88,18 @@ def benchmark_step(model: LoadedModel, onnx_path: Path | None, options: Benchmar
             runner.deactivate()
     yield Progress(BENCHMARK, total, total, "done")
     return result
+
+
+def _feeds(model: LoadedModel, options: BenchmarkOptions) -> dict[int, dict[str, np.ndarray]]:
+    """One feed per batch size (all held during the run): the user's .npz at its own batch size, or
+    seeded random arrays. BadInputError when they cannot fit in memory."""
+    if options.inputs_npz:
+        feed = load_npz_feed(Path(options.inputs_npz), model.inputs)
+        first = next(iter(feed.values()), None)
+        return {int(first.shape[0]) if first is not None and first.ndim else 1: feed}
+    check_feed_fits(model.inputs, options.batch_sizes, "the benchmark")
+    rng = np.random.default_rng(options.seed)
+    return {size: random_feed(model.inputs, size, rng, options.int_range) for size in options.batch_sizes}
 
 
 def _runner(model: LoadedModel, onnx_path: Path | None, runtime: str, device: str, threads: int,

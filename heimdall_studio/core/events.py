@@ -146,6 +146,8 @@ def json_safe(value: Any) -> Any:
         return json_safe(value.item())
     if hasattr(value, "__fspath__"):
         return str(value)
+    if isinstance(value, bytes):  # e.g. a damaged .onnx's strings that are not valid UTF-8
+        return value.decode("utf-8", errors="replace")
     return value
 
 

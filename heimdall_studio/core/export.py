@@ -25,9 +25,11 @@ from typing import Any
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.events import EXPORT, Event, Log, Progress, json_safe
-from heimdall_studio.core.model import LoadedModel
+from heimdall_studio.core.failures import allocation_error, disk_full_error, is_allocation_failure, is_disk_full
+from heimdall_studio.core.limits import check_feed_fits
+from heimdall_studio.core.model import EXPORTED_PROGRAM, LoadedModel
 from heimdall_studio.core.onnx_files import read_onnx_io
-from heimdall_studio.core.runners import flatten_outputs, torch_module
+from heimdall_studio.core.runners import flatten_outputs, is_nested, torch_module
 from heimdall_studio.core.specs import BATCH_NAMES, EXPORTERS, ExportOptions, TensorSpec
 
 # Protobuf cannot serialise a model over 2 GiB; stay clear of the limit.
@@ -80,8 +82,10 @@ def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cance
     _check_target(target, data_target, options)
     exporter = options.exporter
     module = model.module
-    if isinstance(module, torch.export.ExportedProgram) and exporter == "torchscript":
-        module = torch_module(module)  # the tracer needs a callable; the program's dims stay as exported
+    exported = isinstance(module, torch.export.ExportedProgram) or model.kind == EXPORTED_PROGRAM
+    if exported and exporter == "torchscript":
+        # The tracer needs a callable; the program's dims stay as exported.
+        module = _fixed_mode(torch_module(module))
     if isinstance(module, (torch.jit.ScriptModule, torch.jit.ScriptFunction)) and exporter == "dynamo":
         exporter = "torchscript"
         yield Log("warning", "TorchScript modules cannot go through the dynamo exporter; "
@@ -89,8 +93,11 @@ def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cance
     opset = options.opset if options.opset is not None else ExportOptions(exporter=exporter).resolved_opset
     cancel.raise_if_cancelled()
 
+    check_feed_fits(model.inputs, [EXAMPLE_BATCH if options.dynamic_batch else 1], "the export's example")
     args = tuple(_example(spec, options.dynamic_batch) for spec in model.inputs)
-    output_names, batched_outputs = _outputs(torch_module(module), args, model.output_names)
+    output_names, batched_outputs, nested = _outputs(torch_module(module), args, model.output_names)
+    if nested and isinstance(module, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        module = _flatten_script_outputs(module, args)
     yield Progress(EXPORT, 0, 0, f"Exporting with the {exporter} exporter (opset {opset})")
     external = _parameter_bytes(torch_module(module)) > external_data_threshold
     started = time.perf_counter()
@@ -103,16 +110,24 @@ def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cance
         except Exception as exc:  # torch raises many types; all mean "this model did not export"
             details = _ANSI.sub("", f"{type(exc).__name__}: {exc}")
             yield Log("debug", details, EXPORT)
+            if is_disk_full(exc):  # not the exporter's fault: another exporter would not help
+                raise disk_full_error(f"writing the ONNX file into {out_dir}") from exc
+            if is_allocation_failure(exc):
+                raise allocation_error(exc, "exporting the model") from exc
             raise _export_error(details, exporter, opset) from exc
         seconds = time.perf_counter() - started
         cancel.raise_if_cancelled()
         tmp_data = workdir / data_target.name
         external = tmp_data.exists()
-        if external:
-            os.replace(tmp_data, data_target)
-        os.replace(tmp_target, target)
-        if not external and options.overwrite and data_target.exists():
-            data_target.unlink()  # a stale .data from the file this one replaced
+        try:
+            if external:
+                os.replace(tmp_data, data_target)
+            os.replace(tmp_target, target)
+            if not external and options.overwrite and data_target.exists():
+                data_target.unlink()  # a stale .data from the file this one replaced
+        except OSError as exc:
+            raise BadInputError(f"Cannot move the exported file into {out_dir}: {exc.strerror or exc}.",
+                                "Choose an output folder you can write to (--out).") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -163,23 +178,72 @@ def _example(spec: TensorSpec, dynamic_batch: bool) -> Any:
     return torch.zeros(shape, dtype=dtype)
 
 
-def _outputs(module: Any, args: tuple[Any, ...], names: list[str]) -> tuple[list[str], list[str]]:
-    """Output names (given, dict keys, or output0..N) and those whose first axis is the batch."""
+def _outputs(module: Any, args: tuple[Any, ...], names: list[str]) -> tuple[list[str], list[str], bool]:
+    """Output names (given, or named after the structure: see flatten_outputs), those whose
+    first axis is the batch, and whether the result is nested (dicts, lists, tuples in tuples)."""
     import torch
 
     try:
         with torch.inference_mode():
-            leaves, keys = flatten_outputs(module(*args))
+            result = module(*args)
+            leaves, paths = flatten_outputs(result)
     except Exception as exc:
         raise BadInputError(f"The model's forward fails on example inputs: {type(exc).__name__}: {exc}",
                             "Check the input specs (--input NAME:DIMS:DTYPE) against what forward expects.") from exc
     if names and len(names) != len(leaves):
         raise BadInputError(f"The model returns {len(leaves)} outputs but {len(names)} output names were given "
                             f"({', '.join(names)}).", "Give one output name per output of forward.")
-    names = list(names) or keys or [f"output{i}" for i in range(len(leaves))]
+    names = list(names) or paths
     batched = [name for name, leaf in zip(names, leaves)
                if getattr(leaf, "ndim", 0) > 0 and leaf.shape[0] == EXAMPLE_BATCH]
-    return names, batched
+    return names, batched, is_nested(result)
+
+
+def _fixed_mode(module: Any) -> Any:
+    """An ExportedProgram's module inside a wrapper whose ``train()`` does nothing: the torchscript
+    exporter switches the model to eval mode, which the program's module refuses (its mode was
+    fixed when it was exported)."""
+    import torch
+
+    class FixedMode(torch.nn.Module):
+        def __init__(self, inner: Any):
+            super().__init__()
+            self.inner = inner
+
+        def train(self, mode: bool = True) -> "FixedMode":
+            return self
+
+        def forward(self, *inputs: Any) -> Any:
+            return self.inner(*inputs)
+
+    return FixedMode(module)
+
+
+def _flatten_script_outputs(module: Any, args: tuple[Any, ...]) -> Any:
+    """A TorchScript module whose forward returns a dict, a list or nested tuples, traced inside a
+    wrapper that returns the flat tuple of its leaves: the torchscript exporter has no ONNX form
+    for prim::DictConstruct, but it removes a dict that is built and indexed in the same graph."""
+    import torch
+
+    class FlatOutputs(torch.nn.Module):
+        def __init__(self, inner: Any):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: Any) -> tuple[Any, ...]:
+            return tuple(flatten_outputs(self.inner(*inputs))[0])
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.jit.trace_module(FlatOutputs(module), {"forward": args}, strict=False, check_trace=False)
+    except Exception as exc:
+        text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        why = ("TorchScript cannot trace its result (a dict whose values have different types?)"
+               if "INTERNAL ASSERT" in text else f"{type(exc).__name__}: {text[:300]}")
+        raise BadInputError(f"The outputs of the TorchScript model cannot be flattened for export: {why}.",
+                            "Return a tensor, a tuple of tensors, or a dict whose values all have one type "
+                            "(all tensors, or all lists of tensors) from forward.") from None
 
 
 def _parameter_bytes(module: Any) -> int:

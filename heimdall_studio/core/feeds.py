@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 
 from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.limits import check_feed_fits, check_fits
 from heimdall_studio.core.specs import TensorSpec
 
-INT_RANGE = (0, 10)  # small non-negative ints: valid as indices into most embeddings
+# Random integer inputs are drawn from LOW..HIGH inclusive: small non-negative ints are
+# valid as indices into most embeddings and gathers. --int-range changes it.
+INT_RANGE = (0, 9)
 
 
 def numpy_dtype(name: str) -> np.dtype:
@@ -29,8 +32,14 @@ def torch_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-def random_feed(specs: list[TensorSpec], batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """One batch: floats standard normal, ints in INT_RANGE, bools fair coins."""
+def random_feed(specs: list[TensorSpec], batch_size: int, rng: np.random.Generator,
+                int_range: tuple[int, int] = INT_RANGE) -> dict[str, np.ndarray]:
+    """One batch: floats standard normal, ints in ``int_range`` (inclusive), bools fair coins.
+
+    BadInputError when the batch cannot fit in memory or ``int_range`` does not fit an input's dtype.
+    """
+    check_feed_fits(specs, [batch_size], "one batch")
+    low, high = int_range
     feed = {}
     for spec in specs:
         shape = spec.concrete_shape(batch_size)
@@ -40,13 +49,18 @@ def random_feed(specs: list[TensorSpec], batch_size: int, rng: np.random.Generat
         elif dtype.kind == "b":
             feed[spec.name] = rng.random(shape) < 0.5
         else:
-            feed[spec.name] = rng.integers(*INT_RANGE, size=shape).astype(dtype)
+            info = np.iinfo(dtype)
+            if low < info.min or high > info.max:
+                raise BadInputError(f"--int-range {low},{high} does not fit input {spec.name!r} ({dtype}: "
+                                    f"{info.min}..{info.max}).", "Give a range inside the input's dtype.")
+            feed[spec.name] = rng.integers(low, high, size=shape, endpoint=True).astype(dtype)
     return feed
 
 
 def load_npz_feed(path: Path, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
     """The arrays of an .npz, one per input name, checked against the specs."""
     path = Path(path)
+    _check_npz_size(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -75,3 +89,15 @@ def load_npz_feed(path: Path, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
                                 f"Save it as {dtype}.")
         feed[spec.name] = array.astype(dtype, copy=False)
     return feed
+
+
+def _check_npz_size(path: Path) -> None:
+    """An .npz is a zip (compressed by savez_compressed): refuse one whose arrays cannot fit in memory."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except Exception:  # not a zip, or a damaged one: np.load reports it
+        return
+    check_fits(declared, f"The arrays in {path.name}", "Give fewer or smaller arrays in the .npz.")

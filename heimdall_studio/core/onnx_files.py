@@ -39,7 +39,10 @@ def _dtype_name(elem_type: int) -> str:
         return "undefined"
     if elem_type == onnx.TensorProto.STRING:
         return "string"
-    return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
+    except (KeyError, ValueError, TypeError):  # a damaged file's made-up type number
+        return f"unknown({elem_type})"
 
 
 def value_info_spec(value_info: Any) -> TensorSpec:
@@ -148,5 +151,8 @@ def initializer_stats(model: Any) -> tuple[int, int]:
         elements += count
         if init.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
             continue
-        total_bytes += count * onnx.helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+        try:
+            total_bytes += count * onnx.helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+        except (KeyError, ValueError, TypeError):  # a type number ONNX does not define: the checker says so
+            continue
     return elements, total_bytes

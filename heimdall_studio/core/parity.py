@@ -101,7 +101,7 @@ def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], 
                 stack.enter_context(runner)
         for index, size in enumerate(sizes):
             cancel.raise_if_cancelled()
-            feed = fixed if fixed is not None else random_feed(inputs, size, rng)
+            feed = fixed if fixed is not None else random_feed(inputs, size, rng, options.int_range)
             expected = reference.infer(feed)
             cancel.raise_if_cancelled()
             actual = candidate.infer(feed)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.failures import ort_load_error, ort_run_error
 from heimdall_studio.core.specs import TensorSpec
 
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -105,24 +106,37 @@ def torch_module(module: Any) -> Any:
 
 
 def flatten_outputs(outputs: Any) -> tuple[list[Any], list[str]]:
-    """Leaves of a forward's result in the order the exporters flatten them
-    (tuples, lists and dicts in insertion order), and the names a top-level dict
-    gives them (empty when the result is not a flat dict)."""
-    leaves: list[Any] = []
+    """Leaves of a forward's result in the order the exporters flatten them (tuples, lists and
+    dicts in insertion order), and a name for each.
 
-    def walk(value: Any) -> None:
+    Names follow the structure: a dict's keys (``logits``), dotted paths below them
+    (``aux.0``, ``aux.1.scale``); the items of a top-level tuple or list are ``output0..N``
+    (nested ones ``output1.0``); a single tensor is ``output0``.
+    """
+    leaves: list[Any] = []
+    names: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
         if isinstance(value, Mapping):
-            for item in value.values():
-                walk(item)
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
         elif isinstance(value, (tuple, list)):
-            for item in value:
-                walk(item)
+            for index, item in enumerate(value):
+                walk(item, f"{path}.{index}" if path else f"output{index}")
         else:
             leaves.append(value)
+            names.append(path or "output0")
 
-    walk(outputs)
-    keys = [str(k) for k in outputs] if isinstance(outputs, Mapping) else []
-    return leaves, keys if len(keys) == len(leaves) else []
+    walk(outputs, "")
+    return leaves, names
+
+
+def is_nested(outputs: Any) -> bool:
+    """True when a forward's result is more than a tensor or a flat tuple of tensors
+    (a dict, a list, or a tuple holding any of those): what the exporters need flattened."""
+    if isinstance(outputs, (Mapping, list)):
+        return True
+    return isinstance(outputs, tuple) and any(isinstance(item, (Mapping, tuple, list)) for item in outputs)
 
 
 class TorchRunner(Runner):
@@ -199,17 +213,17 @@ class TorchRunner(Runner):
         args = [torch.from_numpy(np.ascontiguousarray(feed[name])).to(self._device) for name in self.input_names]
         with torch.inference_mode():
             result = self._callable(*args)
-        leaves, keys = flatten_outputs(result)
+        leaves, paths = flatten_outputs(result)
         if cuda:
             torch.cuda.synchronize()
-        names = self.output_names or keys or [f"output{i}" for i in range(len(leaves))]
+        names = self.output_names or paths
         if len(leaves) != len(names):
             raise BadInputError(
                 f"The PyTorch model returned {len(leaves)} outputs but {len(names)} output "
                 f"names were given ({', '.join(names)}).",
                 "Give one --output-name per output the model's forward returns.")
-        if keys and set(keys) == set(names):
-            by_name = dict(zip(keys, leaves))
+        if set(paths) == set(names):  # named by the structure: match by name, whatever the order
+            by_name = dict(zip(paths, leaves))
             leaves = [by_name[name] for name in names]
         return {name: leaf.detach().cpu().numpy() for name, leaf in zip(names, leaves)}
 
@@ -268,8 +282,11 @@ class OrtRunner(Runner):
         options = ort.SessionOptions()
         if self._threads > 0:
             options.intra_op_num_threads = self._threads
-        self._session = ort.InferenceSession(str(self.onnx_path), options,
-                                             providers=[(name, opts) for name, opts in self.providers])
+        try:
+            self._session = ort.InferenceSession(str(self.onnx_path), options,
+                                                 providers=[(name, opts) for name, opts in self.providers])
+        except Exception as exc:  # ORT raises its own Fail/NotImplemented/InvalidGraph/… types
+            raise ort_load_error(exc, self.onnx_path) from None
         if self.providers[0][0] not in self._session.get_providers():
             used = ", ".join(self._session.get_providers())
             self._session = None
@@ -283,7 +300,10 @@ class OrtRunner(Runner):
 
     def _infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays = {name: np.ascontiguousarray(value) for name, value in feed.items()}
-        results = self._session.run(self._output_names, arrays)
+        try:
+            results = self._session.run(self._output_names, arrays)
+        except Exception as exc:  # INVALID_ARGUMENT for a feed the model rejects, allocation failures, …
+            raise ort_run_error(exc, self.onnx_path, arrays) from None
         return dict(zip(self._output_names, results))
 
 

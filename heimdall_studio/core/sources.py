@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from heimdall_studio.core import model as kinds
+from heimdall_studio.core.checkpoint_size import check_declared_size
 from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.limits import check_feed_fits
 from heimdall_studio.core.model import LoadedModel
 from heimdall_studio.core.sources_files import (
     ONNX_FILE,
@@ -60,6 +62,7 @@ def load_source(path: str | Path, options: SourceOptions = SourceOptions()) -> L
     override = [parse_tensor_spec(text) for text in options.inputs]
     if file_format == ONNX_FILE:
         return _load_onnx(path, override)
+    check_declared_size(path, file_format)  # before torch allocates what the file declares
     if file_format == TORCHSCRIPT_ZIP:
         loaded, example = _load_torchscript(path), None
     elif file_format == PT2_ZIP:
@@ -286,16 +289,19 @@ def _finish(loaded: LoadedModel, options: SourceOptions, override: list[TensorSp
             f"{_argument_names(module)}.",
             _INPUT_HINT,
         )
+    from heimdall_studio.core.runners import flatten_outputs, is_nested
+
     outputs = _forward_once(loaded, example)
+    leaves, paths = flatten_outputs(outputs)
     if options.output_names:
-        count = len(outputs) if isinstance(outputs, (tuple, list, Mapping)) else 1
-        if len(options.output_names) != count:
+        if len(options.output_names) != len(leaves):
             raise BadInputError(f"{len(options.output_names)} output names were given "
-                                f"({', '.join(options.output_names)}), but the model returns {count} output(s).",
+                                f"({', '.join(options.output_names)}), but the model returns {len(leaves)} "
+                                f"output(s) ({', '.join(paths)}).",
                                 "Give one --output-name per output, or none to use the model's own names.")
         loaded.output_names = list(options.output_names)
-    elif not loaded.output_names and isinstance(outputs, Mapping):
-        loaded.output_names = [str(key) for key in outputs]
+    elif len(loaded.output_names) != len(leaves) and (isinstance(outputs, Mapping) or is_nested(outputs)):
+        loaded.output_names = paths  # named after the dict keys and positions: logits, aux.0, …
     return loaded
 
 
@@ -334,6 +340,8 @@ def _forward_once(loaded: LoadedModel, example: tuple[Any, ...] | None) -> Any:
     import torch
 
     specs = ", ".join(str(spec) for spec in loaded.inputs)
+    if example is None:
+        check_feed_fits(loaded.inputs, [1], "a test forward pass")
     tensors = example if example is not None else tuple(_dummy(spec) for spec in loaded.inputs)
     try:
         with torch.no_grad():

@@ -56,7 +56,7 @@ def detect_format(path: Path) -> str:
     check_path(path)
     with path.open("rb") as handle:
         head = handle.read(4)
-    if zipfile.is_zipfile(path):
+    if is_zip(path):
         return _zip_format(path)
     if head.startswith(b"PK\x03\x04"):
         raise BadInputError(
@@ -71,11 +71,19 @@ def detect_format(path: Path) -> str:
                         f"Pick {_SUPPORTED}.")
 
 
+def is_zip(path: Path) -> bool:
+    """``zipfile.is_zipfile`` that says False, instead of raising, for a damaged directory."""
+    try:
+        return zipfile.is_zipfile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
 def _zip_format(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
+    except Exception as exc:  # BadZipFile, and names that are not valid UTF-8, bad sizes, …
         raise BadInputError(f"{path} is a damaged zip archive ({one_line(exc)}).",
                             "Copy the file again from its source.") from None
     if any("/code/" in n or n.endswith("/constants.pkl") for n in names):
@@ -157,7 +165,10 @@ def _onnx_dtype(elem_type: int) -> str:
 
         name = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name
     except Exception:
-        name = onnx.TensorProto.DataType.Name(elem_type).lower()
+        try:
+            name = onnx.TensorProto.DataType.Name(elem_type).lower()
+        except ValueError:  # a damaged file's made-up type number
+            name = f"unknown({elem_type})"
     return {"bool_": "bool"}.get(name, name)
 
 

@@ -93,6 +93,19 @@ def parse_tensor_spec(text: str) -> TensorSpec:
     return TensorSpec(name=name, shape=tuple(shape), dtype=dtype)
 
 
+def parse_int_range(text: str) -> tuple[int, int]:
+    """``LOW,HIGH`` (inclusive) → (low, high); BadInputError when malformed or empty."""
+    parts = [part.strip() for part in str(text).split(",")]
+    try:
+        low, high = (int(part) for part in parts)
+    except ValueError:
+        raise BadInputError(f"--int-range {text!r} is not LOW,HIGH.",
+                            "Give two integers, e.g. --int-range 0,9 (both ends included).") from None
+    if low > high:
+        raise BadInputError(f"--int-range {text!r}: LOW is above HIGH.", "Write the smaller number first.")
+    return low, high
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """Pass criterion of one output: every element within ``atol + rtol*|ref|``, and
@@ -129,6 +142,7 @@ class ParityOptions:
     batch_size: int = 8
     seed: int = 0
     inputs_npz: str = ""  # user-supplied inputs instead of random ones
+    int_range: tuple[int, int] = (0, 9)  # random integer inputs: LOW..HIGH inclusive
     default: Tolerance = field(default_factory=Tolerance)
     per_output: dict[str, Tolerance] = field(default_factory=dict)
 
@@ -146,6 +160,8 @@ class BenchmarkOptions:
     runtimes: tuple[str, ...] = ("pytorch", "onnxruntime")
     threads: int = 0  # 0: the runtime's default
     seed: int = 0
+    int_range: tuple[int, int] = (0, 9)  # random integer inputs: LOW..HIGH inclusive
+    inputs_npz: str = ""  # measure on these arrays (at their batch size) instead of random ones
 
 
 def options_to_dict(options: Any) -> dict[str, Any]:
@@ -156,12 +172,14 @@ def parity_options_from_dict(data: dict[str, Any]) -> ParityOptions:
     data = dict(data)
     data["default"] = Tolerance(**data.get("default", {}))
     data["per_output"] = {k: Tolerance(**v) for k, v in data.get("per_output", {}).items()}
+    if "int_range" in data:
+        data["int_range"] = tuple(data["int_range"])
     return ParityOptions(**data)
 
 
 def benchmark_options_from_dict(data: dict[str, Any]) -> BenchmarkOptions:
     data = dict(data)
-    for key in ("batch_sizes", "devices", "runtimes"):
+    for key in ("batch_sizes", "devices", "runtimes", "int_range"):
         if key in data:
             data[key] = tuple(data[key])
     return BenchmarkOptions(**data)

@@ -10,7 +10,6 @@ operators ORT has no kernel for). Their failures land in ``errors`` with
 from __future__ import annotations
 
 import collections
-import re
 import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.events import VALIDATE, Event, Log, Progress, json_safe
+from heimdall_studio.core.failures import ort_load_error
 from heimdall_studio.core.onnx_files import (
     external_data_paths,
     external_locations,
@@ -33,7 +33,6 @@ from heimdall_studio.core.specs import TensorSpec
 __all__ = ["ValidationResult", "read_onnx_io", "validate_step"]
 
 CHECKS = ("checker", "shape_inference", "onnxruntime")
-_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 
 
 @dataclass
@@ -54,6 +53,8 @@ class ValidationResult:
     initializer_bytes: int = 0
     external_data_files: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # check name → passed
+    runtime_error: str = ""  # why ONNX Runtime cannot load the file, when the onnxruntime check failed
+    runtime_hint: str = ""  # and what to do about it
 
     def to_dict(self) -> dict[str, Any]:
         data = json_safe(self)
@@ -110,7 +111,7 @@ def _run_checker(path: Path, result: ValidationResult) -> str | None:
 
     try:
         onnx.checker.check_model(str(path), full_check=True)
-    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+    except Exception as exc:  # ValidationError, and KeyError/ValueError/UnicodeDecodeError on damaged fields
         return f"onnx.checker rejects the model: {_first_line(exc)}"
     return None
 
@@ -123,7 +124,7 @@ def _run_shape_inference(path: Path, result: ValidationResult) -> str | None:
         inferred = Path(tmp) / path.name
         try:
             onnx.shape_inference.infer_shapes_path(str(path), str(inferred), check_type=True, strict_mode=True)
-        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError) as exc:
+        except Exception as exc:  # InferenceError, and whatever a damaged field makes onnx raise
             return f"ONNX shape inference fails: {_first_line(exc)}"
         _, result.outputs = read_onnx_io(inferred)
     return None
@@ -137,8 +138,9 @@ def _run_session(path: Path, result: ValidationResult) -> str | None:
     try:
         ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/NotImplemented types
-        return (f"ONNX Runtime {ort.__version__} cannot load the model on the CPU: "
-                f"{_ORT_PREFIX.sub('', _first_line(exc))}")
+        failure = ort_load_error(exc, path)
+        result.runtime_error, result.runtime_hint = failure.message, failure.hint
+        return failure.message
     return None
 
 

@@ -20,6 +20,7 @@ from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import EXIT_CODES, BadInputError, ErrorKind, HeimdallError
 from heimdall_studio.core.redact import mask_all
+from heimdall_studio.core.failures import DISK_FULL_HINT, describe_os_error, is_disk_full, user_error
 from heimdall_studio.engine.report import new_report, record_step, write_report
 from heimdall_studio.engine.request import PipelineRequest
 from heimdall_studio.engine.state import RunState, SkipStep
@@ -78,11 +79,11 @@ def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallE
         yield ev.StepSkipped(step, str(skip))
         return None
     except HeimdallError as err:
-        state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message,
-                                       "hint": err.hint})
-        yield ev.StepFailed(step, err.kind.value, err.message, err.hint)
-        return err
+        return (yield from _failed(step, state, err, started))
     except Exception as exc:  # a bug or an unexpected library error: report it, don't crash
+        known = user_error(exc, f"running the {step} step")  # out of memory, disk full, ONNX Runtime
+        if known is not None:
+            return (yield from _failed(step, state, known, started))
         err = HeimdallError(f"{step} failed unexpectedly: {type(exc).__name__}: {exc}".strip(),
                             "This looks like a bug in Heimdall Studio or a library; the details "
                             "hold the traceback. Run with --debug to see it in the terminal.")
@@ -97,6 +98,17 @@ def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallE
         state.gates_failed.append(step)
     yield ev.StepFinished(step, ev.json_safe(data), round(seconds, 4), passed)
     return None
+
+
+def _failed(step: str, state: RunState, err: HeimdallError,
+            started: float) -> Generator[ev.Event, None, HeimdallError]:
+    partial = getattr(err, "result", None)  # a step's result that is also a failure (see run_validate)
+    if partial is not None:
+        record_step(state.report, step, partial.to_dict(), time.perf_counter() - started)
+    state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message,
+                                   "hint": err.hint})
+    yield ev.StepFailed(step, err.kind.value, err.message, err.hint)
+    return err
 
 
 def _checked(gen: Generator[ev.Event, None, Any], cancel: CancelToken) -> Generator[ev.Event, None, Any]:
@@ -134,7 +146,9 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
             report.setdefault("report_paths", []).append(str(path))
         except OSError as exc:
             report["errors"].append({"step": "report", "kind": ErrorKind.BAD_INPUT.value,
-                                     "message": f"Could not write the report to {path}: {exc.strerror}"})
+                                     "message": f"Could not write the report to {path}: {describe_os_error(exc)}.",
+                                     "hint": DISK_FULL_HINT if is_disk_full(exc) else
+                                     "Choose a report path in a folder you can write to (--report, --out)."})
             if exit_code == 0:
                 status, exit_code = "failed", EXIT_CODES[ErrorKind.BAD_INPUT]
                 report["status"], report["exit_code"] = status, exit_code

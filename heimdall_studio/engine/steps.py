@@ -108,9 +108,19 @@ def _need_onnx(state: RunState) -> Path:
 
 
 def run_validate(state: RunState) -> Generator[ev.Event, None, Any]:
+    from heimdall_studio.core.errors import BadInputError
     from heimdall_studio.core.validate import validate_step
 
-    return (yield from validate_step(_need_onnx(state), state.cancel))
+    result = yield from validate_step(_need_onnx(state), state.cancel)
+    runs_it = ev.PARITY in state.request.steps or ev.BENCHMARK in state.request.steps
+    if result.runtime_error and runs_it and state.loaded is not None and state.loaded.kind == ONNX:
+        # Asked to run the user's own .onnx file, which ONNX Runtime cannot run: bad input, not a
+        # failed gate. (An exported file that fails here stays a gate: the export produced it;
+        # `inspect` only asks whether the file is valid, and the answer is no.)
+        error = BadInputError(result.runtime_error, result.runtime_hint)
+        error.result = result  # the pipeline still records the validation section
+        raise error
+    return result
 
 
 def run_parity(state: RunState) -> Generator[ev.Event, None, Any]:

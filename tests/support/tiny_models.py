@@ -80,3 +80,41 @@ class CrashingNet(nn.Module):
 
         os.kill(os.getpid(), signal.SIGSEGV)
         return self.linear(x)
+
+
+class NestedOutputNet(nn.Module):
+    """(batch, 4) → {"logits": (batch, 3), "aux": [(batch, 3), (batch, 1)]}: a dict holding a list,
+    which both exporters and parity must flatten to logits, aux.0, aux.1."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> dict[str, object]:
+        logits = self.linear(x)
+        return {"logits": logits, "aux": [torch.relu(logits), logits.sum(dim=1, keepdim=True)]}
+
+
+class ScriptableNestedOutputNet(nn.Module):
+    """NestedOutputNet's contract with TorchScript-friendly types: Dict[str, List[Tensor]]
+    (``torch.jit.script`` needs one value type) → logits.0, aux.0, aux.1."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        logits = self.linear(x)
+        return {"logits": [logits], "aux": [torch.relu(logits), logits.sum(dim=1, keepdim=True)]}
+
+
+class ScriptableDictOutputNet(nn.Module):
+    """(batch, 4) → Dict[str, Tensor] {"logits", "aux"}: the TorchScript archive of issue 8."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.linear(x)
+        return {"logits": logits, "aux": torch.relu(logits)}
