@@ -33,9 +33,10 @@ from heimdall_studio.core.specs import ParityOptions, TensorSpec, Tolerance
 SAMPLE_CAP = 1 << 20  # abs errors kept per output per batch for the percentiles
 WORST_KEPT = 10  # elements of each output reported as the worst (by |err| / allowed)
 BINS_PER_DECADE = 5
-# Fixed log-spaced bins, so every element of every batch is counted in O(bins) memory. Values
-# below the first edge (exact matches included) count in the first bin, values above the last in
-# the last. Bins are (low, high]: a ratio of exactly 1 (allowed) counts at or below the pass line.
+# Fixed log-spaced bins, so every element of every batch is counted in O(bins) memory. Exact
+# matches (|err| = 0) have no place on a log axis: they are counted apart ("exact"). Other values
+# below the first edge count in the first bin, values above the last in the last. Bins are
+# (low, high]: a ratio of exactly 1 (allowed) counts at or below the pass line.
 ABS_EDGES = np.logspace(-12, 6, 18 * BINS_PER_DECADE + 1)
 RATIO_EDGES = np.logspace(-9, 6, 15 * BINS_PER_DECADE + 1)
 
@@ -71,6 +72,7 @@ class _OutputErrors:
     samples: list[np.ndarray] = field(default_factory=list)
     abs_counts: np.ndarray = field(default_factory=lambda: np.zeros(len(ABS_EDGES) - 1, dtype=np.int64))
     ratio_counts: np.ndarray = field(default_factory=lambda: np.zeros(len(RATIO_EDGES) - 1, dtype=np.int64))
+    exact: int = 0  # elements with |err| = 0: in neither histogram
     max_ratio: float = 0.0
     worst: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (ratio, element), worst first
 
@@ -108,7 +110,7 @@ class _OutputErrors:
             "max_ratio": self.max_ratio if counted else float("nan"),
             "tolerance": dataclasses.asdict(self.tolerance),
             "histogram": {"abs_edges": abs_edges, "abs_counts": abs_counts,
-                          "ratio_edges": ratio_edges, "ratio_counts": ratio_counts},
+                          "ratio_edges": ratio_edges, "ratio_counts": ratio_counts, "exact": self.exact},
             "worst": [element for _, element in self.worst],
         }
 
@@ -224,8 +226,10 @@ def _compare(name: str, ref: np.ndarray, cand: np.ndarray, tracker: _OutputError
     outside = int((diff > allowed).sum())
     # |err| / allowed: <= 1 passes; an error where nothing is allowed (atol = rtol·|ref| = 0) is infinite.
     ratio = np.divide(diff, allowed, out=np.where(diff > 0, np.inf, 0.0), where=allowed > 0)
-    tracker.abs_counts += _bin_counts(diff, ABS_EDGES)
-    tracker.ratio_counts += _bin_counts(ratio, RATIO_EDGES)
+    differs = diff > 0
+    tracker.exact += int(diff.size - np.count_nonzero(differs))
+    tracker.abs_counts += _bin_counts(diff[differs], ABS_EDGES)
+    tracker.ratio_counts += _bin_counts(ratio[differs], RATIO_EDGES)
     tracker.max_ratio = max(tracker.max_ratio, float(ratio.max()))
     flat = None if diff.size == ref64.size else np.flatnonzero(finite)  # None: element i is flat index i
     tracker.add_worst(batch_index, ref64.shape, flat, ref64[finite], cand64[finite], diff, allowed, ratio)

@@ -76,10 +76,17 @@ def _ratios(reference, candidate, tol=TOL):
 
 
 def test_histogram_counts_sum_to_the_compared_elements():
-    _, _, out = _run(_noise())
+    def every_other(y, call):  # noise on every second element; the others match exactly
+        noisy = _noise()(y, call)
+        noisy.ravel()[::2] = y.ravel()[::2]
+        return noisy
+    reference, candidate, out = _run(every_other)
     hist = out["histogram"]
     assert out["elements"] == (4 * 3 + 1) * 30
-    assert sum(hist["abs_counts"]) == out["elements"] and sum(hist["ratio_counts"]) == out["elements"]
+    exact = sum(int((r == c).sum()) for r, c in zip(reference.outputs, candidate.outputs))
+    assert hist["exact"] == exact >= out["elements"] // 2  # not on the log axis, but counted
+    assert sum(hist["abs_counts"]) + hist["exact"] == out["elements"]
+    assert sum(hist["ratio_counts"]) + hist["exact"] == out["elements"]
     assert len(hist["abs_edges"]) == len(hist["abs_counts"]) + 1
     assert len(hist["ratio_edges"]) == len(hist["ratio_counts"]) + 1
     edges = np.array(hist["abs_edges"])
@@ -96,7 +103,7 @@ def test_ratio_at_most_one_exactly_when_within_tolerance():
     edges, counts = np.array(out["histogram"]["ratio_edges"]), np.array(out["histogram"]["ratio_counts"])
     at_or_below_one = counts[edges[1:] <= 1].sum()
     assert edges.min() < 1 < edges.max() and 1.0 in edges  # the pass line is a bin edge
-    assert at_or_below_one == ratios.size - outside
+    assert at_or_below_one + out["histogram"]["exact"] == ratios.size - outside
     assert out["max_ratio"] == max(w["abs_err"] / w["allowed"] for w in out["worst"]) > 1
 
 
@@ -110,7 +117,8 @@ def test_an_error_of_exactly_the_allowed_amount_passes():
     within = int((diffs <= 0.5).sum())
     assert (diffs == 0.5).sum() > 0 and within < diffs.size  # some exactly at the limit, some above
     edges, counts = np.array(out["histogram"]["ratio_edges"]), np.array(out["histogram"]["ratio_counts"])
-    assert counts[edges[1:] <= 1].sum() == within == out["elements"] - out["outside_tolerance"]
+    passing = counts[edges[1:] <= 1].sum() + out["histogram"]["exact"]
+    assert passing == within == out["elements"] - out["outside_tolerance"]
 
 
 def test_the_worst_elements_are_the_worst_over_all_batches():
@@ -149,7 +157,7 @@ def test_non_finite_elements_are_left_out_and_indices_stay_true():
         return y
     _, _, out = _run(nan_and_error, batches=1, batch_size=2)
     assert out["nan_candidate"] == 1 and out["elements"] == 3 * 30 - 1
-    assert sum(out["histogram"]["abs_counts"]) == out["elements"]
+    assert sum(out["histogram"]["abs_counts"]) == out["elements"] - out["histogram"]["exact"] == 1  # the one error
     assert out["worst"][0]["batch"] == 0 and out["worst"][0]["index"] == [1, 2, 3]
     assert all(np.isfinite(w["candidate"]) for w in out["worst"])
 
@@ -161,7 +169,8 @@ def test_pytorch_against_onnx_runtime_reports_a_distribution(tiny_export):
     _, result = run_step(parity_step(reference, OrtRunner(export.onnx_path), model.inputs, options, CancelToken()))
     for out in result.outputs.values():
         hist = out["histogram"]
-        assert sum(hist["abs_counts"]) == sum(hist["ratio_counts"]) == out["elements"] > 0
+        assert sum(hist["abs_counts"]) + hist["exact"] == sum(hist["ratio_counts"]) + hist["exact"] == out["elements"]
+        assert sum(hist["abs_counts"]) > 0
         assert out["passed"] and out["max_ratio"] <= 1 and hist["ratio_edges"][-1] <= 1
         assert out["tolerance"] == {"atol": 1e-4, "rtol": 1e-3, "mean_atol": 1e-5}
         assert 0 < len(out["worst"]) <= WORST_KEPT
