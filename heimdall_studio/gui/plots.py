@@ -102,7 +102,7 @@ def _outside_legend_class():
                 entries = [sample.boundingRect().width() + label.item.boundingRect().width() + 24
                            for sample, label in self.items]
                 columns = len(entries) or 1
-                while columns > 1 and width > 0 and _row_width(entries, columns) > width:
+                while columns > 1 and width > 0 and _row_width(entries, columns) + 20 > width:  # + margins
                     columns -= 1
                 self.setColumnCount(columns)
 

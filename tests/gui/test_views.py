@@ -182,6 +182,16 @@ def test_latency_view_redraws_only_when_shown_and_cheaply(qtbot):
     view.refresh()
     view.tabs.setCurrentIndex(1)  # the histograms too: the most work
     qtbot.waitUntil(lambda: len(view._histograms) == 4)
+    # every one of the 8 series is in the live plot's legend, and the legend is outside the data
+    view.tabs.setCurrentIndex(2)
+    qtbot.wait(50)
+    screenshot(view, "latency_view_live_8_series")
+    names = legend_names(view.live_plot)
+    assert len(names) == 8 and len(set(names)) == 8
+    item = view.live_plot.getPlotItem()
+    legend, data = item.legend.sceneBoundingRect(), item.getViewBox().sceneBoundingRect()
+    assert not legend.intersects(data) and item.sceneBoundingRect().contains(legend)
+    view.tabs.setCurrentIndex(1)
     times = []
     for _ in range(7):  # samples arrive for one runner at a time, as the engine measures them
         model.apply(LatencySamples("pytorch", "cpu", "torch", 1, (5.0,) * 50))
@@ -289,6 +299,10 @@ def test_parity_view_draws_the_error_distribution_against_the_criterion(qtbot, t
     screenshot(view, "parity_view_per_batch")
     png = view.frames[1].export(tmp_path / "distribution.png")
     assert png.stat().st_size > 5000
+
+    model.begin("pipeline", STEPS)  # a new run: nothing of the last one stays on screen
+    qtbot.waitUntil(lambda: not view._distribution_items and view.worst.rowCount() == 0)
+    assert not view._curves and view.table.rowCount() == 0
 
 
 @pytest.mark.parametrize("kind", ["png", "svg"])

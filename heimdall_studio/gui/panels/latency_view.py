@@ -123,6 +123,7 @@ class LatencyView(ModelView):
         self._hist_drawn: dict[int, tuple[int, ...]] = {}  # batch size → timed samples of its series drawn
         self._stats: dict[SeriesKey, np.ndarray] = {}  # p50, p90, p99 of the timed samples
         self._combos: list[tuple[str, str]] = []  # (runtime, device) in order of appearance: their colours
+        self._batch_order: list[int] = []  # batch sizes in order of appearance: their line styles
         self.live_plot = self.comparison = None
         self.frames: list[Any] = []  # every PlotFrame (enlarge / export)
         self.headline = QLabel("")
@@ -219,6 +220,7 @@ class LatencyView(ModelView):
         self._hist_drawn.clear()
         self._stats.clear()
         self._combos.clear()
+        self._batch_order.clear()
 
     def render(self, model: RunModel, changed: set[str]) -> None:
         if "results" in changed:
@@ -279,7 +281,9 @@ class LatencyView(ModelView):
         for s in series:
             if s.key not in self._curves:
                 color = self._color(s.runtime, s.device)
-                style = BATCH_STYLES[batches.index(s.batch_size) % len(BATCH_STYLES)]
+                if s.batch_size not in self._batch_order:  # a batch size keeps its line style
+                    self._batch_order.append(s.batch_size)
+                style = BATCH_STYLES[self._batch_order.index(s.batch_size) % len(BATCH_STYLES)]
                 faded = pen(color, 1, style=style)
                 faded.setColor(_faded(color))
                 self._curves[s.key] = (item.plot(pen=faded),
