@@ -211,6 +211,8 @@ def export_plot(widget, path: Path | str) -> Path:
         width = max(int(item.sceneBoundingRect().width()), 1)
         exporter.parameters()["width"] = max(width, 1200)  # a crisp image even from a small plot
         exporter.export(str(path))
+    if not path.is_file():  # Qt's image writer fails without an exception
+        raise OSError(f"nothing was written to {path}")
     return path
 
 
@@ -318,8 +320,8 @@ class PlotFrame(QWidget):
             try:
                 self.export(path)
             except OSError as exc:
-                QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}. "
-                                    "Choose a folder you can write to.")
+                QMessageBox.warning(self, "Export failed", f"Could not write {path} ({exc.strerror or exc}). "
+                                    "Choose a folder that exists and that you can write to.")
 
     def close_window(self) -> None:
         """Close the plot's own window, if open (the plot comes back)."""

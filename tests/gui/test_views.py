@@ -317,3 +317,24 @@ def test_every_plot_exports(qtbot, tmp_path, kind):
     for i, frame in enumerate(view.frames):
         path = frame.export(tmp_path / f"plot{i}.{kind}")
         assert path.stat().st_size > 1000
+
+
+def test_export_menu_writes_the_file_the_user_chose_or_says_why_not(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    model, _ = _latency_model(samples=50)
+    view = _shown(qtbot, LatencyView())
+    view.bind(model)
+    frame = view.frames[0]
+    chosen = [str(tmp_path / "latency")]  # the user typed no extension
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (chosen[0], ""))
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    png, svg = frame.export_button.menu().actions()
+    png.trigger()
+    svg.trigger()
+    assert (tmp_path / "latency.png").stat().st_size > 5000 and (tmp_path / "latency.svg").stat().st_size > 1000
+    assert warnings == []
+    chosen[0] = str(tmp_path / "no such folder" / "latency.png")
+    png.trigger()
+    assert len(warnings) == 1 and "Could not write" in warnings[0] and "folder that exists" in warnings[0]
