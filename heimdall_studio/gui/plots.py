@@ -153,6 +153,14 @@ def _decade_axis_class():
         import pyqtgraph as pg
 
         class DecadeAxis(pg.AxisItem):
+            integer = False  # whole numbers only (batch indices): no 0.5 ticks when zoomed in
+
+            def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
+                levels = super().tickSpacing(minVal, maxVal, size)
+                if self.integer and not self.logMode:
+                    levels = [(s, o) for s, o in levels if s >= 1 and float(s).is_integer()] or [(1.0, 0.0)]
+                return levels
+
             def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
                 if not self.logMode:
                     return super().tickStrings(values, scale, spacing)

@@ -297,6 +297,12 @@ def test_parity_view_draws_the_error_distribution_against_the_criterion(qtbot, t
     view.tabs.setCurrentIndex(0)
     qtbot.wait(50)
     screenshot(view, "parity_view_per_batch")
+    axis = view.plot.getPlotItem().getAxis("bottom")
+    for low, high in ((0, 3), (0.5, 1.5), (0, 400)):  # whole batch numbers, zoomed in or out
+        levels = axis.tickValues(low, high, 600)
+        ticks = [v for _, values in levels for v in values]
+        assert ticks and all(float(v).is_integer() for v in ticks), (low, high, ticks)
+        assert len(levels[0][1]) < 30  # labelled ticks stay readable for a long run
     png = view.frames[1].export(tmp_path / "distribution.png")
     assert png.stat().st_size > 5000
 

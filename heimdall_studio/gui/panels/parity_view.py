@@ -76,7 +76,7 @@ class ParityView(ModelView):
         from heimdall_studio.gui.plots import PlotFrame, make_plot
 
         self.plot = make_plot("Error per batch: ONNX Runtime vs PyTorch", "batch", "abs. error", log_y=True)
-        self.plot.getPlotItem().getAxis("bottom").setTickSpacing(major=1, minor=1)  # batches are whole
+        self.plot.getPlotItem().getAxis("bottom").integer = True  # batches are whole
         self.plot.setToolTip("Solid: max abs. error per batch; dashed: mean; red line: atol")
         self.frames = [PlotFrame(self.plot, "Parity error per batch")]
         placeholder = self.tabs.widget(0)
