@@ -7,6 +7,10 @@ passes when every element is within ``atol + rtol*|ref|`` and its mean absolute
 error is at most ``mean_atol`` (the seed project's own criterion), and neither
 side has NaN/Inf. Mismatched shapes, dtypes and missing or extra outputs fail
 with their own messages in the result; they are not exceptions.
+
+Each output's summary also carries the distribution of its errors in bounded memory: counts of
+|err| and of |err| / (atol + rtol·|ref|) in fixed log-spaced bins over every compared element,
+and the ``WORST_KEPT`` elements with the largest ratio (kept per batch with ``np.argpartition``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,27 @@ from heimdall_studio.core.runners import Runner
 from heimdall_studio.core.specs import ParityOptions, TensorSpec, Tolerance
 
 SAMPLE_CAP = 1 << 20  # abs errors kept per output per batch for the percentiles
+WORST_KEPT = 10  # elements of each output reported as the worst (by |err| / allowed)
+BINS_PER_DECADE = 5
+# Fixed log-spaced bins, so every element of every batch is counted in O(bins) memory. Exact
+# matches (|err| = 0) have no place on a log axis: they are counted apart ("exact"). Other values
+# below the first edge count in the first bin, values above the last in the last. Bins are
+# (low, high]: a ratio of exactly 1 (allowed) counts at or below the pass line.
+ABS_EDGES = np.logspace(-12, 6, 18 * BINS_PER_DECADE + 1)
+RATIO_EDGES = np.logspace(-9, 6, 15 * BINS_PER_DECADE + 1)
+
+
+def _bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of ``values`` in the (low, high] bins of ``edges``; out-of-range values in the end bins."""
+    index = np.clip(np.searchsorted(edges, values, side="left") - 1, 0, len(edges) - 2)
+    return np.bincount(index, minlength=len(edges) - 1)
+
+
+def _trimmed(edges: np.ndarray, counts: np.ndarray) -> tuple[list[float], list[int]]:
+    """The edges and counts from the first to the last non-empty bin (one bin when all are empty)."""
+    filled = np.flatnonzero(counts)
+    first, last = (int(filled[0]), int(filled[-1])) if filled.size else (0, 0)
+    return [float(e) for e in edges[first: last + 2]], [int(c) for c in counts[first: last + 1]]
 
 
 @dataclass
@@ -45,10 +70,32 @@ class _OutputErrors:
     inf_candidate: int = 0
     failed: bool = False
     samples: list[np.ndarray] = field(default_factory=list)
+    abs_counts: np.ndarray = field(default_factory=lambda: np.zeros(len(ABS_EDGES) - 1, dtype=np.int64))
+    ratio_counts: np.ndarray = field(default_factory=lambda: np.zeros(len(RATIO_EDGES) - 1, dtype=np.int64))
+    exact: int = 0  # elements with |err| = 0: in neither histogram
+    max_ratio: float = 0.0
+    worst: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (ratio, element), worst first
+
+    def add_worst(self, batch: int, shape: tuple[int, ...], flat: np.ndarray | None, ref: np.ndarray, cand: np.ndarray,
+                  diff: np.ndarray, allowed: np.ndarray, ratio: np.ndarray) -> None:
+        """Keep the WORST_KEPT elements with the largest ratio; the arguments are the finite elements."""
+        k = min(WORST_KEPT, ratio.size)
+        if k == 0:
+            return
+        top = np.argpartition(ratio, ratio.size - k)[ratio.size - k:]
+        for i in top:
+            self.worst.append((float(ratio[i]), {
+                "batch": batch, "index": [int(v) for v in np.unravel_index(int(i if flat is None else flat[i]), shape)],
+                "reference": float(ref[i]), "candidate": float(cand[i]), "abs_err": float(diff[i]),
+                "allowed": float(allowed[i])}))
+        self.worst.sort(key=lambda pair: -pair[0])
+        del self.worst[WORST_KEPT:]
 
     def summary(self) -> dict[str, Any]:
         errors = np.concatenate(self.samples) if self.samples else np.zeros(0)
         counted = self.elements > 0
+        abs_edges, abs_counts = _trimmed(ABS_EDGES, self.abs_counts)
+        ratio_edges, ratio_counts = _trimmed(RATIO_EDGES, self.ratio_counts)
         return {
             "max_abs": self.max_abs if counted else float("nan"),
             "mean_abs": self.abs_sum / self.elements if counted else float("nan"),
@@ -60,6 +107,11 @@ class _OutputErrors:
             "nan_reference": self.nan_reference, "inf_reference": self.inf_reference,
             "nan_candidate": self.nan_candidate, "inf_candidate": self.inf_candidate,
             "passed": not self.failed,
+            "max_ratio": self.max_ratio if counted else float("nan"),
+            "tolerance": dataclasses.asdict(self.tolerance),
+            "histogram": {"abs_edges": abs_edges, "abs_counts": abs_counts,
+                          "ratio_edges": ratio_edges, "ratio_counts": ratio_counts, "exact": self.exact},
+            "worst": [element for _, element in self.worst],
         }
 
 
@@ -115,7 +167,7 @@ def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], 
                     tracker.failed = True
                     failures.setdefault(f"output {name!r} is missing from the {candidate.runtime} model")
                     continue
-                batch = _compare(name, ref, actual[name], tracker, failures, candidate.runtime)
+                batch = _compare(name, ref, actual[name], tracker, failures, candidate.runtime, index)
                 yield ParityBatch(index, size, name, batch[0], batch[1], tracker.tolerance.atol, batch[2])
             yield Progress(PARITY, index + 1, len(sizes), f"batch {index + 1} of {len(sizes)} (size {size})")
 
@@ -142,7 +194,7 @@ def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], 
 
 
 def _compare(name: str, ref: np.ndarray, cand: np.ndarray, tracker: _OutputErrors, failures: dict[str, None],
-             candidate_runtime: str) -> tuple[float, float, bool]:
+             candidate_runtime: str, batch_index: int = 0) -> tuple[float, float, bool]:
     """Fold one batch of one output into ``tracker``; (max_abs, mean_abs, passed) of the batch."""
     nan = float("nan")
     if ref.shape != cand.shape:
@@ -170,7 +222,17 @@ def _compare(name: str, ref: np.ndarray, cand: np.ndarray, tracker: _OutputError
         return nan, nan, False
     tol = tracker.tolerance
     ref_abs = np.abs(ref64[finite])
-    outside = int((diff > tol.atol + tol.rtol * ref_abs).sum())
+    allowed = tol.atol + tol.rtol * ref_abs
+    outside = int((diff > allowed).sum())
+    # |err| / allowed: <= 1 passes; an error where nothing is allowed (atol = rtol·|ref| = 0) is infinite.
+    ratio = np.divide(diff, allowed, out=np.where(diff > 0, np.inf, 0.0), where=allowed > 0)
+    differs = diff > 0
+    tracker.exact += int(diff.size - np.count_nonzero(differs))
+    tracker.abs_counts += _bin_counts(diff[differs], ABS_EDGES)
+    tracker.ratio_counts += _bin_counts(ratio[differs], RATIO_EDGES)
+    tracker.max_ratio = max(tracker.max_ratio, float(ratio.max()))
+    flat = None if diff.size == ref64.size else np.flatnonzero(finite)  # None: element i is flat index i
+    tracker.add_worst(batch_index, ref64.shape, flat, ref64[finite], cand64[finite], diff, allowed, ratio)
     max_abs, mean_abs = float(diff.max()), float(diff.mean())
     tracker.elements += diff.size
     tracker.abs_sum += float(diff.sum())

@@ -117,6 +117,21 @@ class ReadOnlyTable(QTableWidget):
         return item.text() if item is not None else ""
 
 
+def fit_columns(table: QTableWidget, stretch: int = -1) -> None:
+    """Every column as wide as its header and cells (nothing elided: names matter); column
+    ``stretch`` (default: the last) takes the room left over."""
+    header = table.horizontalHeader()
+    stretch = stretch % table.columnCount()
+    header.setStretchLastSection(False)
+    header.setTextElideMode(Qt.TextElideMode.ElideNone)
+    table.setTextElideMode(Qt.TextElideMode.ElideNone)
+    table.setWordWrap(False)
+    for column in range(table.columnCount()):
+        mode = QHeaderView.ResizeMode.Stretch if column == stretch else QHeaderView.ResizeMode.ResizeToContents
+        header.setSectionResizeMode(column, mode)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+
+
 def _item(value: object) -> QTableWidgetItem:
     if isinstance(value, QTableWidgetItem):
         return value

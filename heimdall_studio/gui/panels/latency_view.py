@@ -1,7 +1,8 @@
-"""Benchmark: live latency per runtime, a latency histogram, and p50/p90/p99 for CPU and GPU side by side.
+"""Benchmark: p50/p90/p99 of every runtime × device × batch, the speed-up of ONNX Runtime, latency
+histograms per batch size, the live latency, and the figures in tables below.
 
-Samples arrive in batches; they go into preallocated buffers and a 20 Hz timer redraws
-only what changed — never one redraw per sample.
+Samples arrive in batches; they go into the run model's preallocated buffers and a 20 Hz timer
+redraws from them only what changed — never one redraw per sample, never while hidden.
 """
 
 from __future__ import annotations
@@ -9,42 +10,90 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QCheckBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from heimdall_studio.core.events import BENCHMARK
+from heimdall_studio.gui.lazy import np  # numpy on first use, after the first paint
 from heimdall_studio.gui.model_view import ModelView
 from heimdall_studio.gui.run_model import RunModel, SeriesKey
 from heimdall_studio.gui.theme import SERIES_COLORS
-from heimdall_studio.gui.widgets import ReadOnlyTable
+from heimdall_studio.gui.widgets import ReadOnlyTable, fit_columns
 
 RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+RUNTIME_ORDER = {"pytorch": 0, "onnxruntime": 1}  # the baseline first
+HISTOGRAM_BINS = 40
+BATCH_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DotLine)
+
+
+def combo_name(runtime: str, device: str) -> str:
+    return f"{RUNTIME_NAMES.get(runtime, runtime)} {device.upper()}"
 
 
 def series_name(key: SeriesKey) -> str:
     runtime, device, batch = key
-    return f"{RUNTIME_NAMES.get(runtime, runtime)} {device.upper()} bs{batch}"
+    return f"{combo_name(runtime, device)} bs{batch}"
+
+
+def speedup_text(ratio: float) -> str:
+    return f"{ratio:.2f}× faster" if ratio >= 1 else f"{ratio:.2f}× (slower)"
+
+
+def speedup_headline(speedup: dict[str, dict[str, float]]) -> str:
+    """"ONNX Runtime vs PyTorch (p50): CPU 2.10× faster at batch 1, 1.60× faster at batch 4"."""
+    parts = []
+    for device, by_batch in speedup.items():
+        ratios = ", ".join(f"{speedup_text(float(r))} at batch {b}"
+                           for b, r in sorted(by_batch.items(), key=lambda kv: int(kv[0])))
+        parts.append(f"{device.upper()} {ratios}")
+    return "ONNX Runtime vs PyTorch (median latency): " + "; ".join(parts) if parts else ""
 
 
 class DeviceTable(QGroupBox):
-    """One device's runtimes: percentiles and throughput, or why the device is unavailable."""
+    """One device's runtimes: percentiles, throughput and speed-up, or why the device is unavailable."""
+
+    HEADERS = ["Runtime", "Batch", "p50 ms", "p90 ms", "p99 ms", "mean ms", "items/s", "ORT speed-up"]
 
     def __init__(self, title: str, parent: QWidget | None = None):
         super().__init__(title, parent)
-        self.table = ReadOnlyTable(["Runtime", "Batch", "p50 ms", "p90 ms", "p99 ms", "mean ms", "items/s"])
+        self.table = ReadOnlyTable(self.HEADERS)
+        self.table.setToolTip("ORT speed-up: PyTorch p50 / ONNX Runtime p50 at the same batch size "
+                              "(above 1: ONNX Runtime is faster)")
+        fit_columns(self.table, stretch=len(self.HEADERS) - 1)
+        self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)  # compact
         self.unavailable = QLabel("", wordWrap=True)
         self.unavailable.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.unavailable.hide()
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.unavailable)
         layout.addWidget(self.table)
 
-    def show_entries(self, entries: list[dict[str, Any]]) -> None:
+    def show_entries(self, entries: list[dict[str, Any]], speedup: dict[str, float] | None = None) -> None:
+        speedup = speedup or {}
         available = [e for e in entries if e.get("available", True)]
         missing = [e for e in entries if not e.get("available", True)]
-        self.table.set_rows([[RUNTIME_NAMES.get(e["runtime"], e["runtime"]), e["batch_size"],
-                              float(e["p50_ms"]), float(e["p90_ms"]), float(e["p99_ms"]),
-                              float(e.get("mean_ms", float("nan"))), float(e.get("throughput_per_s", float("nan")))]
-                             for e in available])
+        rows = []
+        for e in available:
+            ratio = speedup.get(str(e["batch_size"])) if e["runtime"] == "onnxruntime" else None
+            cell = QTableWidgetItem(speedup_text(float(ratio)) if ratio is not None else "")
+            cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            rows.append([RUNTIME_NAMES.get(e["runtime"], e["runtime"]), e["batch_size"],
+                         float(e["p50_ms"]), float(e["p90_ms"]), float(e["p99_ms"]),
+                         float(e.get("mean_ms", float("nan"))), float(e.get("throughput_per_s", float("nan"))),
+                         cell])
+        self.table.set_rows(rows)
         reasons = sorted({f"{RUNTIME_NAMES.get(e['runtime'], e['runtime'])}: {e.get('reason') or 'not available'}"
                           for e in missing})
         self.unavailable.setText("Not measured —\n" + "\n".join(reasons) if reasons else "")
@@ -65,9 +114,29 @@ class LatencyView(ModelView):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.entries: list[dict[str, Any]] = []
-        self._curves: dict[SeriesKey, tuple[Any, Any, Any]] = {}
-        self.live_plot = None
-        self.histogram = None
+        self.speedup: dict[str, dict[str, float]] = {}
+        self._curves: dict[SeriesKey, tuple[Any, Any]] = {}  # live plot: (warm-up, timed)
+        self._bars: dict[tuple[str, str], tuple[Any, Any, Any]] = {}  # (runtime, device): bars, p90, p99
+        self._histograms: dict[int, Any] = {}  # batch size → PlotFrame
+        self._hist_curves: dict[SeriesKey, Any] = {}
+        self._drawn: dict[SeriesKey, tuple[int, int]] = {}  # (warm-up, timed) samples last drawn
+        self._hist_drawn: dict[int, tuple[int, ...]] = {}  # batch size → timed samples of its series drawn
+        self._stats: dict[SeriesKey, np.ndarray] = {}  # p50, p90, p99 of the timed samples
+        self._combos: list[tuple[str, str]] = []  # (runtime, device) in order of appearance: their colours
+        self._batch_order: list[int] = []  # batch sizes in order of appearance: their line styles
+        self.live_plot = self.comparison = None
+        self.frames: list[Any] = []  # every PlotFrame (enlarge / export)
+        self.headline = QLabel("")
+        self.headline.setStyleSheet("font-weight: bold;")
+        self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.headline.setWordWrap(True)
+        self.headline.hide()
+        self.log_axis = QCheckBox("Log axis")
+        self.log_axis.setToolTip("Latency on a logarithmic axis (runtimes that differ by orders of magnitude)")
+        self.log_axis.toggled.connect(self._redraw)
+        self.log_x = QCheckBox("Log x")
+        self.log_x.setToolTip("Latency on a logarithmic axis in the histograms (long tails)")
+        self.log_x.toggled.connect(self._redraw)
         self.cpu = DeviceTable("CPU")
         self.gpu = DeviceTable("GPU (CUDA)")
         tables = QWidget()
@@ -75,41 +144,83 @@ class LatencyView(ModelView):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.cpu)
         row.addWidget(self.gpu)
-        self._plots = QSplitter(Qt.Orientation.Horizontal)
-        self._plots.addWidget(QLabel("Latency plots appear here while the benchmark runs."))
+        self.tabs = QTabWidget()
+        self.tabs.addTab(QLabel("Latency plots appear here while the benchmark runs."), "Comparison")
+        self._histogram_grid = QGridLayout()
         self._splitter = QSplitter(Qt.Orientation.Vertical)
-        self._splitter.addWidget(self._plots)
+        self._splitter.addWidget(self.tabs)
         self._splitter.addWidget(tables)
+        self._splitter.setStretchFactor(0, 4)
+        self._splitter.setStretchFactor(1, 1)
+        self._splitter.setChildrenCollapsible(False)
+        self._splitter.setSizes([700, 200])  # the plots get most of the room
         layout = QVBoxLayout(self)
-        layout.addWidget(self._splitter)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.headline)
+        layout.addWidget(self._splitter, 1)
 
     def build(self) -> None:
         """Create the plots (imports pyqtgraph); called once the window has painted."""
         if self.live_plot is not None:
             return
-        from heimdall_studio.gui.plots import make_plot
+        from heimdall_studio.gui.plots import PlotFrame, make_plot
 
+        self.comparison = make_plot("Latency per runtime, device and batch size", "batch size", "ms", clip=False)
+        self.comparison.setToolTip("Bar: median (p50). Whiskers: p90 (wide cap) and p99 (narrow cap)")
+        self.comparison.getPlotItem().setMouseEnabled(x=False)
+        comparison = PlotFrame(self.comparison, "Latency comparison")
+        comparison.add_control(self.log_axis)
+        comparison.add_control(QLabel("Bar: p50, whiskers: p90 (wide cap), p99 (narrow cap)"))
         self.live_plot = make_plot("Latency, live", "inference #", "ms")
         self.live_plot.setToolTip("Each inference's latency; faded: warm-up (not counted)")
-        # Step-mode curves must not be clipped or downsampled (pyqtgraph raises in paint otherwise).
-        self.histogram = make_plot("Latency histogram", "ms", "count", clip=False)
-        placeholder = self._plots.widget(0)
-        self._plots.replaceWidget(0, self.live_plot)
+        live = PlotFrame(self.live_plot, "Latency live")
+        histograms = QWidget()
+        outer = QVBoxLayout(histograms)
+        outer.setContentsMargins(0, 0, 0, 0)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("One plot per batch size: timed inferences only."))
+        controls.addStretch(1)
+        controls.addWidget(self.log_x)
+        outer.addLayout(controls)
+        outer.addLayout(self._histogram_grid, 1)
+        self.frames = [comparison, live]
+        placeholder = self.tabs.widget(0)
+        self.tabs.removeTab(0)
         placeholder.deleteLater()
-        self._plots.addWidget(self.histogram)
+        self.tabs.addTab(comparison, "Comparison")
+        self.tabs.addTab(histograms, "Histograms")
+        self.tabs.addTab(live, "Live")
+        self._histogram_page = histograms
+        self.tabs.currentChanged.connect(self._redraw_shown)
         self._seen.pop("latency", None)  # draw what arrived before the plots existed
         self.refresh()
 
     def reset_view(self) -> None:
-        self.entries = []
+        self.entries, self.speedup = [], {}
+        self.headline.hide()
         self.cpu.clear()
         self.gpu.clear()
         if self.live_plot is not None:
-            for curves in self._curves.values():
-                self.live_plot.getPlotItem().removeItem(curves[0])
-                self.live_plot.getPlotItem().removeItem(curves[1])
-                self.histogram.getPlotItem().removeItem(curves[2])
+            for warm, timed in self._curves.values():
+                self.live_plot.getPlotItem().removeItem(warm)
+                self.live_plot.getPlotItem().removeItem(timed)
+            for items in self._bars.values():
+                for item in items:
+                    self.comparison.getPlotItem().removeItem(item)
+            for frame in self._histograms.values():
+                frame.close_window()
+                self.frames.remove(frame)
+                self._histogram_grid.removeWidget(frame)
+                frame.deleteLater()
         self._curves.clear()
+        self._bars.clear()
+        self._histograms.clear()
+        self._hist_curves.clear()
+        self._drawn.clear()
+        self._hist_drawn.clear()
+        self._stats.clear()
+        self._combos.clear()
+        self._batch_order.clear()
 
     def render(self, model: RunModel, changed: set[str]) -> None:
         if "results" in changed:
@@ -119,34 +230,161 @@ class LatencyView(ModelView):
 
     def show_result(self, result: dict[str, Any]) -> None:
         self.entries = list(result.get("entries", []))
-        self.cpu.show_entries([e for e in self.entries if e.get("device") == "cpu"])
-        self.gpu.show_entries([e for e in self.entries if e.get("device") != "cpu"])
+        self.speedup = {d: {str(b): float(r) for b, r in v.items()} for d, v in result.get("speedup", {}).items()}
+        self.cpu.show_entries([e for e in self.entries if e.get("device") == "cpu"], self.speedup.get("cpu"))
+        gpu = [e for e in self.entries if e.get("device") != "cpu"]
+        self.gpu.show_entries(gpu, self.speedup.get(gpu[0]["device"]) if gpu else None)
+        self.headline.setText(speedup_headline(self.speedup))
+        self.headline.setVisible(bool(self.speedup))
+
+    # -- drawing ------------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        """Draw everything again (an axis changed scale)."""
+        if self.model is not None and self.live_plot is not None:
+            self._drawn.clear()
+            self._hist_drawn.clear()
+            self._draw_series(self.model)
+
+    def _redraw_shown(self) -> None:
+        """Another tab came up: draw what it shows if that changed while it was hidden."""
+        if self.model is not None and self.live_plot is not None and self.isVisible():
+            self._draw_series(self.model)
+
+    def _color(self, runtime: str, device: str) -> str:
+        if (runtime, device) not in self._combos:
+            self._combos.append((runtime, device))
+        return SERIES_COLORS[self._combos.index((runtime, device)) % len(SERIES_COLORS)]
 
     def _draw_series(self, model: RunModel) -> None:
-        import numpy as np
+        series = sorted(model.latency.values(), key=lambda s: (s.device != "cpu", s.device,
+                                                               RUNTIME_ORDER.get(s.runtime, 9), s.runtime,
+                                                               s.batch_size))
+        batches = sorted({s.batch_size for s in series})
+        # Only series that received samples since the last redraw are recomputed: the engine
+        # measures one runner at a time, so a redraw costs one series, not all of them.
+        changed = [s for s in series if self._drawn.get(s.key) != (s.warmup.size, s.timed.size)]
+        for s in changed:
+            self._color(s.runtime, s.device)
+            self._drawn[s.key] = (s.warmup.size, s.timed.size)
+            if s.timed.size:
+                self._stats[s.key] = np.percentile(s.timed.view, [50, 90, 99])
+        self._draw_live(changed, batches)
+        timed = [s for s in series if s.timed.size]
+        self._draw_comparison(timed, batches)
+        if self._histogram_page.isVisible():  # a dozen plots: built and drawn only while looked at
+            self._draw_histograms(timed, batches)
 
+    def _draw_live(self, series, batches: list[int]) -> None:
         from heimdall_studio.gui.plots import pen
 
-        timed_all = [s.timed.view for s in model.latency.values() if s.timed.size]
-        edges = None
-        if timed_all:
-            merged = np.concatenate(timed_all)
+        item = self.live_plot.getPlotItem()
+        for s in series:
+            if s.key not in self._curves:
+                color = self._color(s.runtime, s.device)
+                if s.batch_size not in self._batch_order:  # a batch size keeps its line style
+                    self._batch_order.append(s.batch_size)
+                style = BATCH_STYLES[self._batch_order.index(s.batch_size) % len(BATCH_STYLES)]
+                faded = pen(color, 1, style=style)
+                faded.setColor(_faded(color))
+                self._curves[s.key] = (item.plot(pen=faded),
+                                       item.plot(pen=pen(color, 1, style=style), name=series_name(s.key)))
+            warm_curve, timed_curve = self._curves[s.key]
+            n_warm = s.warmup.size
+            warm_curve.setData(np.arange(n_warm, dtype=float), s.warmup.view)
+            timed_curve.setData(np.arange(n_warm, n_warm + s.timed.size, dtype=float), s.timed.view)
+
+    def _draw_comparison(self, timed, batches: list[int]) -> None:
+        """One bar per series at its batch size's slot: p50, with p90 and p99 whiskers."""
+        import pyqtgraph as pg
+
+        from heimdall_studio.gui.plots import pen, set_log_mode
+
+        item = self.comparison.getPlotItem()
+        log = self.log_axis.isChecked()
+        set_log_mode(item, y=log)
+        combos = [c for c in self._combos if any((s.runtime, s.device) == c for s in timed)]
+        width = 0.8 / max(len(combos), 1)
+        stats = {s.key: self._stats[s.key] for s in timed}
+        floor = np.log10(min(p[0] for p in stats.values())) - 0.5 if stats else 0.0
+        floor = float(np.floor(floor * 2) / 2)  # a bar starts below the shortest one, on a tidy value
+        for j, (runtime, device) in enumerate(combos):
+            keys = [(runtime, device, b) for b in batches if (runtime, device, b) in stats]
+            x = np.array([batches.index(k[2]) - 0.4 + (j + 0.5) * width for k in keys])
+            p50, p90, p99 = (np.array([stats[k][i] for k in keys]) for i in range(3))
+            if log:
+                p50, p90, p99 = np.log10(p50), np.log10(p90), np.log10(p99)
+            base = floor if log else 0.0
+            color = self._color(runtime, device)
+            if (runtime, device) not in self._bars:
+                bars = pg.BarGraphItem(x=x, height=p50 - base, y0=base, width=width * 0.9,
+                                       brush=pg.mkBrush(color), pen=pen(color, 1))
+                p90_bar = pg.ErrorBarItem(x=x, y=p50, top=p90 - p50, beam=width * 0.6,
+                                          pen=pen(_whisker(), 1.5))
+                p99_bar = pg.ErrorBarItem(x=x, y=p90, top=p99 - p90, beam=width * 0.3,
+                                          pen=pen(_whisker(), 1))
+                item.addItem(bars)
+                item.legend.addItem(bars, combo_name(runtime, device))
+                item.addItem(p90_bar)
+                item.addItem(p99_bar)
+                self._bars[(runtime, device)] = (bars, p90_bar, p99_bar)
+            bars, p90_bar, p99_bar = self._bars[(runtime, device)]
+            bars.setOpts(x=x, height=p50 - base, y0=base, width=width * 0.9)
+            p90_bar.setData(x=x, y=p50, top=p90 - p50, beam=width * 0.6)
+            p99_bar.setData(x=x, y=p90, top=p99 - p90, beam=width * 0.3)
+        item.getAxis("bottom").setTicks([[(i, f"batch {b}") for i, b in enumerate(batches)], []])
+        item.setXRange(-0.6, len(batches) - 0.4, padding=0)
+        item.enableAutoRange(y=True)
+
+    def _draw_histograms(self, timed, batches: list[int]) -> None:
+        from heimdall_studio.gui.plots import PlotFrame, make_plot, pen, set_log_mode
+
+        log = self.log_x.isChecked()
+        for b in batches:
+            in_batch = [s for s in timed if s.batch_size == b]
+            if b not in self._histograms:
+                plot = make_plot(f"Latency histogram, batch size {b}", "ms", "inferences", clip=False)
+                frame = PlotFrame(plot, f"Latency histogram batch {b}")
+                self._histograms[b] = frame
+                self.frames.append(frame)
+                self._relayout_histograms()
+            drawn = tuple(s.timed.size for s in in_batch)
+            if not in_batch or self._hist_drawn.get(b) == drawn:
+                continue
+            self._hist_drawn[b] = drawn
+            item = self._histograms[b].plot.getPlotItem()
+            set_log_mode(item, x=log)
+            merged = np.concatenate([s.timed.view for s in in_batch])
             low, high = float(merged.min()), float(merged.max())
-            edges = np.linspace(low, high if high > low else low + 1e-3, 41)
-        for i, (key, series) in enumerate(model.latency.items()):
-            if key not in self._curves:
-                color = SERIES_COLORS[i % len(SERIES_COLORS)]
-                faded = pen(color, 1)
-                faded.setStyle(Qt.PenStyle.DotLine)
-                self._curves[key] = (
-                    self.live_plot.getPlotItem().plot(pen=faded),
-                    self.live_plot.getPlotItem().plot(pen=pen(color, 1), name=series_name(key)),
-                    self.histogram.getPlotItem().plot(pen=pen(color), stepMode="center", name=series_name(key)),
-                )
-            warm_curve, timed_curve, hist_curve = self._curves[key]
-            n_warm = series.warmup.size
-            warm_curve.setData(np.arange(n_warm, dtype=float), series.warmup.view)
-            timed_curve.setData(np.arange(n_warm, n_warm + series.timed.size, dtype=float), series.timed.view)
-            if edges is not None and series.timed.size:
-                counts, _ = np.histogram(series.timed.view, bins=edges)
-                hist_curve.setData(edges, counts)
+            high = high if high > low else low * 1.001 + 1e-3
+            edges = np.geomspace(low, high, HISTOGRAM_BINS + 1) if log and low > 0 else \
+                np.linspace(low, high, HISTOGRAM_BINS + 1)
+            for s in in_batch:
+                if s.key not in self._hist_curves:
+                    color = self._color(s.runtime, s.device)
+                    self._hist_curves[s.key] = item.plot(pen=pen(color), stepMode="center",
+                                                         fillLevel=0, brush=_faded(color, 40),
+                                                         name=combo_name(s.runtime, s.device))
+                counts, _ = np.histogram(s.timed.view, bins=edges)
+                self._hist_curves[s.key].setData(edges, counts)
+
+    def _relayout_histograms(self) -> None:
+        frames = [self._histograms[b] for b in sorted(self._histograms)]
+        columns = 1 if len(frames) == 1 else 2
+        for frame in frames:
+            self._histogram_grid.removeWidget(frame)
+        for i, frame in enumerate(frames):
+            self._histogram_grid.addWidget(frame, i // columns, i % columns)
+
+
+def _faded(color: str, alpha: int = 110):
+    from PySide6.QtGui import QColor
+
+    faded = QColor(color)
+    faded.setAlpha(alpha)
+    return faded
+
+
+def _whisker() -> str:
+    from heimdall_studio.gui.theme import plot_colors
+
+    return plot_colors()[1]
