@@ -142,8 +142,8 @@ class LatencyView(ModelView):
         tables = QWidget()
         row = QHBoxLayout(tables)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.cpu)
-        row.addWidget(self.gpu)
+        row.addWidget(self.cpu, 3)  # the table with figures gets the width; a reason wraps in less
+        row.addWidget(self.gpu, 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(QLabel("Latency plots appear here while the benchmark runs."), "Comparison")
         self._histogram_grid = QGridLayout()
@@ -153,7 +153,7 @@ class LatencyView(ModelView):
         self._splitter.setStretchFactor(0, 4)
         self._splitter.setStretchFactor(1, 1)
         self._splitter.setChildrenCollapsible(False)
-        self._splitter.setSizes([700, 200])  # the plots get most of the room
+        self._splitter.setSizes([640, 240])  # the plots get most of the room; every table row stays visible
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.headline)

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from heimdall_studio.gui.dialogs.promote_dialog import PromoteDialog
-from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable
+from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, fit_columns
 
 COLUMNS = ["Version", "Aliases", "Stage", "sha256", "Parity", "Created"]
 RUNTIME_SHORT = {"onnxruntime": "ORT", "pytorch": "PyTorch"}
@@ -130,6 +130,7 @@ class RegistryView(QWidget):
         latency_keys = latency_columns(versions)
         self.table.setColumnCount(len(COLUMNS) + len(latency_keys))
         self.table.setHorizontalHeaderLabels(COLUMNS[:-1] + [title for _key, title in latency_keys] + COLUMNS[-1:])
+        fit_columns(self.table, stretch=3)  # the sha256 column gives way; names and figures stay whole
         self.table.set_rows([[v["version"], ", ".join(v.get("aliases", [])), v.get("stage", ""),
                               v.get("sha256", "")[:12], v.get("figures", {}).get("parity_passed", "")]
                              + [_number(v.get("figures", {}).get(key)) for key, _title in latency_keys]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -48,7 +48,11 @@ class InputSpecTable(QTableWidget):
         super().__init__(0, 3, parent)
         self.setHorizontalHeaderLabels(["Name", "Shape", "Dtype"])
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)  # names are never elided
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.setToolTip("Inputs the exporter traces with. Shape: integers, or names such as 'batch' for "
                         "dynamic axes, e.g. batch,3,224,224. Edit where the source could not tell.")
         self.itemChanged.connect(lambda _item: self.edited.emit())

@@ -52,8 +52,8 @@ def parity_headline(result: dict[str, Any]) -> str:
         return "no output compared"
     tol = criteria.get(worst_name) or criteria.get("default") or {}
     atol, rtol = tol.get("atol"), tol.get("rtol")
-    limit = f"atol {format_number(atol)} + rtol {format_number(rtol)}·|ref|" if atol is not None else ""
-    return f"max |err| {format_number(worst)} ({worst_name})\nlimit {limit}".rstrip()
+    limit = f"\nallowed {format_number(atol)} + {format_number(rtol)}·|ref|" if atol is not None else ""
+    return f"max |err| {format_number(worst)}{limit}"
 
 
 def speedup_headline(result: dict[str, Any]) -> str:
@@ -84,6 +84,7 @@ class StepCard(QFrame):
         self.title.setStyleSheet("font-weight: bold;")
         self.verdict = QLabel("")
         self.figure = QLabel("", wordWrap=True)
+        self.figure.setMinimumHeight(2 * self.figure.fontMetrics().lineSpacing() + 2)
         self.figure.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.figure.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         head = QHBoxLayout()

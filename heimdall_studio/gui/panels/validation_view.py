@@ -10,11 +10,21 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSplitter, QVBoxLayout, QWidg
 from heimdall_studio.core.events import EXPORT, METADATA, VALIDATE
 from heimdall_studio.gui.model_view import ModelView
 from heimdall_studio.gui.run_model import RunModel
-from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, format_bytes, pass_fail_item
+from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, fit_columns, format_bytes, pass_fail_item
 
 
 def _shape_text(shape: list[Any]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def count_item(count: int):
+    """A table cell that sorts as a number (text would put 9 after 10)."""
+    from PySide6.QtWidgets import QTableWidgetItem
+
+    item = QTableWidgetItem()
+    item.setData(Qt.ItemDataRole.DisplayRole, int(count))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
 
 
 def opset_text(opsets: Any) -> str:
@@ -43,7 +53,10 @@ class ValidationView(ModelView):
         self.tensors.setToolTip("Inputs and outputs as recorded in the ONNX graph; names are dynamic axes")
         self.ops = ReadOnlyTable(["Operator", "Count"])
         self.ops.setSortingEnabled(True)
-        self.ops.setToolTip("How often each ONNX operator occurs in the graph")
+        self.ops.setToolTip("How often each ONNX operator occurs in the graph (most frequent first; click a "
+                            "header to sort)")
+        fit_columns(self.tensors, stretch=1)
+        fit_columns(self.ops, stretch=0)
 
         form = QFormLayout()
         for label, widget in (("Checker", self.verdict), ("File", self.file), ("Opset", self.opset),
@@ -54,7 +67,7 @@ class ValidationView(ModelView):
         tables.addWidget(self.tensors)
         tables.addWidget(self.ops)
         tables.setStretchFactor(0, 3)
-        tables.setStretchFactor(1, 1)
+        tables.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.errors)
@@ -110,8 +123,9 @@ class ValidationView(ModelView):
         self.tensors.set_rows(rows)
         histogram = result.get("op_histogram") or {}
         self.ops.setSortingEnabled(False)
-        self.ops.set_rows(sorted(histogram.items(), key=lambda kv: -kv[1]))
+        self.ops.set_rows([[op, count_item(count)] for op, count in histogram.items()])
         self.ops.setSortingEnabled(True)
+        self.ops.sortItems(1, Qt.SortOrder.DescendingOrder)
         errors = result.get("errors") or []
         if errors:
             self.errors.show_error("The ONNX checker reported problems.", "", "\n".join(map(str, errors)))
