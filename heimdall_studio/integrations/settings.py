@@ -139,7 +139,11 @@ class Settings:
 
     @property
     def local_store_root(self) -> Path:
-        return self.data_dir / "models"
+        """The folder that plays the bucket in the embedded profile.
+
+        Keys are the same as in S3 (the default template starts with ``models/``), so a push lands
+        in ``<data dir>/models/localization/v…/``, as ``s3://bucket/models/localization/v…/`` would."""
+        return self.data_dir
 
     @property
     def settings_path(self) -> Path:
