@@ -38,6 +38,10 @@ def _process_start_monotonic() -> float:
 
 def create_application(argv: list[str] | None = None):
     """The QApplication, created once, with QtWebEngine initialised first (it must be)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # Chromium refuses to sandbox as root: the Graph view would die
+        flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+        if "--no-sandbox" not in flags.split():
+            os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --no-sandbox".strip()
     try:
         import PySide6.QtWebEngineWidgets  # noqa: F401  # must precede QApplication
     except ImportError:
@@ -52,8 +56,10 @@ def create_application(argv: list[str] | None = None):
         app.setApplicationName("Heimdall Studio")
         app.setOrganizationName("Heimdall")
         app.setDesktopFileName("heimdall-studio")
+    from heimdall_studio.gui.icons import app_icon
     from heimdall_studio.gui.theme import apply_theme
 
+    app.setWindowIcon(app_icon())
     apply_theme(app)
     return app
 

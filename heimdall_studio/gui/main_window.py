@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
-    QStyle,
     QWidget,
 )
 
@@ -134,13 +133,16 @@ class MainWindow(QMainWindow):
         return action
 
     def _make_actions(self) -> None:
-        sp = QStyle.StandardPixmap
+        from heimdall_studio.gui.icons import action_icon, app_icon
+
+        self.setWindowIcon(app_icon())
         self.open_action = self._action("&Open model…", self.choose_source, QKeySequence.StandardKey.Open,
-                                        sp.SP_DialogOpenButton, "Open a checkpoint, TorchScript, .pt2 or .onnx")
-        self.run_action = self._action("&Run pipeline", self.run_pipeline, "Ctrl+R", sp.SP_MediaPlay,
+                                        None, "Open a checkpoint, TorchScript, .pt2 or .onnx")
+        self.run_action = self._action("&Run pipeline", self.run_pipeline, "Ctrl+R", None,
                                        "Export → validate → parity → benchmark → metadata")
-        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", sp.SP_MediaStop,
-                                          "Stop the engine")
+        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", None, "Stop the engine")
+        for action, icon in ((self.open_action, "open"), (self.run_action, "run"), (self.cancel_action, "cancel")):
+            action.setIcon(action_icon(icon))
         self.cancel_action.setEnabled(False)
         self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,", None,
                                             "Profiles (MLflow, S3, secrets) and run defaults")
@@ -165,9 +167,20 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(reset_layout)
+        self.about_action = self._action("&About Heimdall Studio", self.show_about, None, None,
+                                         "Versions, folders, and a copy for bug reports")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("toolbar_main")
         toolbar.addActions([self.open_action, self.run_action, self.cancel_action])
+
+    def show_about(self) -> None:
+        from heimdall_studio.gui.dialogs.about_dialog import AboutDialog
+
+        dialog = AboutDialog(self)
+        dialog.exec()
+        dialog.deleteLater()
 
     def _make_status_bar(self) -> None:
         self.activity_label = QLabel("Idle")

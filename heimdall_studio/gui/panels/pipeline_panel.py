@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +31,7 @@ from heimdall_studio.core.events import (
     StepSkipped,
     StepStarted,
 )
+from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.theme import FAIL_COLOR, PASS_COLOR
 from heimdall_studio.gui.widgets import ErrorBanner, format_bytes
 
@@ -119,11 +119,10 @@ class PipelinePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        style = self.style()
-        self.run_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run")
+        self.run_button = QPushButton(action_icon("run"), "Run")
         self.run_button.setToolTip("Export → validate → parity → benchmark → metadata (Ctrl+R)")
         self.run_button.clicked.connect(self.run_requested)
-        self.cancel_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel")
+        self.cancel_button = QPushButton(action_icon("cancel"), "Cancel")
         self.cancel_button.setToolTip("Stop the engine (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested)

@@ -11,12 +11,12 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from heimdall_studio.core.events import PUSH, Progress, StepFailed, StepFinished, StepSkipped
+from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.widgets import ErrorBanner
 
 
@@ -30,7 +30,7 @@ class PushPanel(QWidget):
         self._gates_passed = False
         self.model_name = QLineEdit(placeholderText="the profile's model name")
         self.model_name.setToolTip("Registered model name in MLflow; empty uses the active profile's")
-        self.push_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowUp), "Push")
+        self.push_button = QPushButton(action_icon("push"), "Push")
         self.push_button.setToolTip("Upload the .onnx file to the object store and register a version in MLflow")
         self.push_button.setEnabled(False)
         self.push_button.clicked.connect(lambda: self.push_requested.emit(not self._gates_passed))

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 from superqt.utils import create_worker
 
 from heimdall_studio.gui.dialogs.promote_dialog import PromoteDialog
+from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable
 
 COLUMNS = ["Version", "Aliases", "Stage", "sha256", "Parity", "Latency", "Created"]
@@ -49,7 +50,7 @@ class RegistryView(QWidget):
         buttons.addWidget(self.refresh_button)
         for to, text in (("staging", "Promote to Staging…"), ("production", "Promote to Production…"),
                          ("archived", "Archive…")):
-            button = QPushButton(text)
+            button = QPushButton(action_icon("promote"), text) if to != "archived" else QPushButton(text)
             button.setToolTip(f"Move the selected version to {to}; asks for a note")
             button.setEnabled(False)
             button.clicked.connect(lambda _c=False, t=to: self.ask_promote(t))
