@@ -14,6 +14,9 @@ import sys
 import time
 
 
+_GRAPH_STATE_JS = "document.querySelectorAll('.node').length + ' ' + document.body.className"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m heimdall_studio.gui.graph_check")
     parser.add_argument("model")
@@ -42,10 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         view.stop()
         app.quit()
 
-    def counted(nodes) -> None:
-        result["nodes"] = int(nodes or 0)
-        if result["nodes"] > 0:
-            finish(0)
+    def counted(state) -> None:
+        nodes, body = (state or "0 welcome").split(" ", 1)
+        result["nodes"] = int(nodes)
+        if result["nodes"] > 0 and "welcome" not in body and "spinner" not in body:  # Netron's splash is gone
+            QTimer.singleShot(500, lambda: finish(0))  # let Chromium paint it
         elif time.monotonic() > deadline:
             finish(1)
         else:
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if view.web is None:
             finish(1)
         else:
-            view.count_nodes(counted)
+            view.run_js(_GRAPH_STATE_JS, counted)
 
     QTimer.singleShot(500, ask)
     app.exec()
