@@ -6,13 +6,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-soak test-fuzz bench bench-gui lint clean
+.PHONY: install run test test-soak test-fuzz test-wheel test-bundle wheel bundle bench bench-gui lint clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
+	# Qt's system libraries and the test tools: installed when root with apt-get, else listed.
+	bash packaging/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The constraints pin torch to its CPU build (2.13.0+cpu): no multi-GB CUDA download.
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev,packaging]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,6 +33,24 @@ test-soak: install
 test-fuzz: install
 	$(PY) -m pytest -m fuzz
 
+# The wheel and sdist in dist/, checked by twine.
+wheel: install
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+# A one-folder bundle with the CPU builds: dist/bundle/heimdall-studio/heimdall-studio
+bundle: install
+	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN --distpath dist/bundle \
+		--workpath build/pyinstaller packaging/heimdall-studio.spec
+
+# Groups kept out of `make test`; .ci/run runs them after it.
+test-wheel: install
+	$(PY) -m pytest -s -m wheel
+
+test-bundle: install
+	$(PY) -m pytest -s -m bundle
+
 bench: install
 	$(PY) bench/bench_runtimes.py
 
@@ -41,4 +61,4 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) heimdall-out test-artifacts .pytest_cache
+	rm -rf $(VENV) heimdall-out test-artifacts .pytest_cache dist build

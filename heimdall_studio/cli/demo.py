@@ -33,12 +33,18 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.headless:
         from heimdall_studio.gui.app import display_available
 
-        if display_available():
-            from heimdall_studio.gui.app import main as gui_main
+        if not display_available():
+            print("No display found (DISPLAY and WAYLAND_DISPLAY are not set): running the headless "
+                  "pipeline in this terminal instead.")
+        else:
+            from heimdall_studio.gui.platform_check import qt_platform_problem
 
-            return gui_main(source=str(checkpoint))
-        print("No display found (DISPLAY and WAYLAND_DISPLAY are not set): running the headless "
-              "pipeline in this terminal instead.")
+            problem = qt_platform_problem()
+            if not problem:
+                from heimdall_studio.gui.app import main as gui_main
+
+                return gui_main(source=str(checkpoint))
+            print(f"{problem}\nRunning the headless pipeline in this terminal instead.")
     from heimdall_studio.cli.pipeline_cmds import run_request
     from heimdall_studio.integrations.push import PushOptions
 

@@ -19,10 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true", help="only errors and the final paths")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from heimdall_studio.cli import pipeline_cmds, registry_cmds
+    from heimdall_studio.cli import desktop_entry, pipeline_cmds, registry_cmds
 
     pipeline_cmds.register(sub)
     registry_cmds.register(sub)
+    desktop_entry.register(sub)
 
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("source", nargs="?", help="a model to open")

@@ -88,6 +88,9 @@ class ConsoleRenderer:
         if push.get("version"):
             self.out.print(f"Registered: {push.get('model_name')} version {push.get('version')} "
                            f"({push.get('s3_uri') or push.get('local_uri')})")
+        promoted = promotion_line(push)
+        if promoted:
+            self.out.print(promoted)
         for error in report.get("errors", []):
             if error.get("step") == "report":  # after the last step: no StepFailed said it
                 self.err.print(f"[red]✗ report: {escape(error.get('message', ''))}[/]")
@@ -108,7 +111,7 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
     if step == ev.VALIDATE:
         if not result.get("passed", True):
             return "; ".join(result.get("errors", []))[:200]
-        return (f"opsets {result.get('opsets', {})}, IR {result.get('ir_version')}, "
+        return (f"opsets {format_opsets(result.get('opsets') or {})}, IR {result.get('ir_version')}, "
                 f"{result.get('node_count')} nodes")
     if step == ev.PARITY:
         worst = max((o.get("max_abs", 0) for o in result.get("outputs", {}).values()
@@ -125,6 +128,23 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
     if step == ev.PUSH:
         return f"{result.get('model_name')} v{result.get('version')}"
     return ""
+
+
+def format_opsets(opsets: dict[str, Any]) -> str:
+    """``{'': 18, 'com.microsoft': 1}`` → ``ai.onnx 18, com.microsoft 1`` (the empty domain is ai.onnx)."""
+    if not opsets:
+        return "none"
+    return ", ".join(f"{domain or 'ai.onnx'} {version}" for domain, version in opsets.items())
+
+
+def promotion_line(push: dict[str, Any]) -> str:
+    """Where the pushed version stands after the push: its stage and aliases ("" when neither)."""
+    stage = push.get("stage") if push.get("stage") not in (None, "", "None") else ""
+    aliases = ", ".join(f"@{a}" for a in push.get("aliases") or [])
+    if not push.get("version") or not (stage or aliases):
+        return ""
+    where = " ".join(p for p in (stage, f"(alias {aliases})" if aliases else "") if p)
+    return f"Promoted:   {push.get('model_name')} version {push.get('version')} → {where}"
 
 
 def _parity_table(report: dict[str, Any]) -> Table | None:

@@ -146,6 +146,7 @@ def _file_report(onnx_path: Path, report_path: Path | None) -> dict[str, Any]:
 
 @_guarded
 def cmd_push(args: argparse.Namespace) -> int:
+    from heimdall_studio.cli.output import promotion_line
     from heimdall_studio.integrations.push import PushOptions, push_step
 
     if not args.onnx.is_file():
@@ -181,8 +182,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     verb = "Already registered" if result["existing"] else "Registered"
     uri = result.get("s3_uri") or result.get("local_uri")
     out.print(f"{verb}: {result['model_name']} version {result['version']} ({uri})")
-    if result["aliases"] or result["stage"]:
-        out.print(f"  aliases: {', '.join(result['aliases']) or '-'}   stage: {result['stage'] or '-'}")
+    promoted = promotion_line(result)
+    if promoted:
+        out.print(promoted)
     if result.get("mlflow_ui_url"):
         out.print(f"  {result['mlflow_ui_url']}")
     return 0

@@ -65,8 +65,10 @@ def create_application(argv: list[str] | None = None):
         app.setApplicationName("Heimdall Studio")
         app.setOrganizationName("Heimdall")
         app.setDesktopFileName("heimdall-studio")
+    from heimdall_studio.gui.icons import app_icon
     from heimdall_studio.gui.theme import apply_theme
 
+    app.setWindowIcon(app_icon())
     apply_theme(app)
     return app
 

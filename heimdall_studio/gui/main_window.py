@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
 from heimdall_studio.core.errors import HeimdallError
 from heimdall_studio.core.events import BENCHMARK, LOAD, PARITY, PUSH, VALIDATE, PipelineFinished
@@ -126,13 +126,16 @@ class MainWindow(QMainWindow):
         return action
 
     def _make_actions(self) -> None:
-        sp = QStyle.StandardPixmap
+        from heimdall_studio.gui.icons import action_icon, app_icon
+
+        self.setWindowIcon(app_icon())
         self.open_action = self._action("&Open model…", self.choose_source, QKeySequence.StandardKey.Open,
-                                        sp.SP_DialogOpenButton, "Open a checkpoint, TorchScript, .pt2 or .onnx")
-        self.run_action = self._action("&Run pipeline", self.run_pipeline, "Ctrl+R", sp.SP_MediaPlay,
+                                        None, "Open a checkpoint, TorchScript, .pt2 or .onnx")
+        self.run_action = self._action("&Run pipeline", self.run_pipeline, "Ctrl+R", None,
                                        "Export → validate → parity → benchmark → metadata")
-        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", sp.SP_MediaStop,
-                                          "Stop the engine")
+        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", None, "Stop the engine")
+        for action, icon in ((self.open_action, "open"), (self.run_action, "run"), (self.cancel_action, "cancel")):
+            action.setIcon(action_icon(icon))
         self.cancel_action.setEnabled(False)
         self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,", None,
                                             "Profiles (MLflow, S3, secrets) and run defaults")
@@ -157,6 +160,10 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(reset_layout)
+        self.about_action = self._action("&About Heimdall Studio", self.show_about, None, None,
+                                         "Versions, folders, and a copy for bug reports")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("toolbar_main")
         toolbar.addActions([self.open_action, self.run_action, self.cancel_action])
@@ -253,6 +260,13 @@ class MainWindow(QMainWindow):
         self.profile_label.setToolTip(f"MLflow: {shown['tracking_uri']}\nModels: {shown['store']}")
         if follow_model_name or not self.registry.model_name.text():
             self.registry.model_name.setText(settings.profile.model_name)
+
+    def show_about(self) -> None:
+        from heimdall_studio.gui.dialogs.about_dialog import AboutDialog
+
+        dialog = AboutDialog(self)
+        dialog.exec()
+        dialog.deleteLater()
 
     # -- settings and MLflow --------------------------------------------------------------------------
     def open_settings(self) -> None:

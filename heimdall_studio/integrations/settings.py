@@ -140,7 +140,11 @@ class Settings:
 
     @property
     def local_store_root(self) -> Path:
-        return Path(embedded_locations(self.data_dir)["store"])
+        """The folder that plays the bucket in the embedded profile.
+
+        Keys are the same as in S3 (the default template starts with ``models/``), so a push lands
+        in ``<data dir>/models/localization/v…/``, as ``s3://bucket/models/localization/v…/`` would."""
+        return self.data_dir
 
     @property
     def settings_path(self) -> Path:
@@ -170,7 +174,8 @@ class Settings:
 
 
 def embedded_locations(folder: Path) -> dict[str, str]:
-    """Where the embedded profile keeps its MLflow store and its models, under the data folder."""
+    """Where the embedded profile keeps its MLflow store and its models, under the data folder (the
+    data folder plays the bucket, so the default key template puts models in ``models/``)."""
     return {"tracking_uri": f"sqlite:///{(folder / 'mlflow' / 'mlflow.db').as_posix()}",
             "store": str(folder / "models")}
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from heimdall_studio.integrations.mlflow_client import mlflow_session
 from heimdall_studio.integrations.mlflow_sources import download, list_runs
@@ -61,9 +64,15 @@ def test_embedded_profile_needs_no_server(cli, tmp_path, capsys):
     model = tiny_onnx(tmp_path / "m.onnx", 7)
     report = tmp_path / "r.json"
     assert cli("push", model, "--promote", "staging", "--report", report) == 0
+    printed = capsys.readouterr().out
+    assert "Promoted:   heimdall-localization-onnx version 1 → Staging (alias @staging)" in printed
     pushed = json.loads(report.read_text())["push"]
     settings = load_settings()
     assert settings.is_embedded and pushed["local_uri"].startswith(settings.local_store_root.as_uri())
+    # The key template's models/ folder is the only one: <data dir>/models/localization/v…/
+    stored = Path(url2pathname(urlparse(pushed["local_uri"]).path))
+    assert stored.relative_to(settings.data_dir).parts[:2] == ("models", "localization"), stored
+    assert (stored / "m.onnx").is_file()
     [version] = list_versions(settings, "heimdall-localization-onnx")
     assert version["aliases"] == ["staging"] and version["stage"] == "Staging"
     got = download(settings, "models:/heimdall-localization-onnx@staging", tmp_path / "dl")

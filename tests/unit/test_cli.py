@@ -58,6 +58,7 @@ def test_inspect_describes_an_onnx_file(tmp_path, tiny_checkpoint):
     first = cli("run", str(tiny_checkpoint), "--out", str(out), "--exporter", "torchscript", "--skip-bench",
                 *TINY_ARGS)
     assert first.returncode == 0, first.stdout + first.stderr
+    assert "opsets ai.onnx 14," in first.stdout and "{" not in first.stdout  # not a raw dict
     onnx_file = next(out.glob("*.onnx"))
     report_path = tmp_path / "inspect.json"
     result = cli("inspect", str(onnx_file), "--report", str(report_path))

@@ -16,6 +16,7 @@ from heimdall_studio.core.events import (
     PUSH,
     VALIDATE,
 )
+from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.model_view import ModelView
 from heimdall_studio.gui.run_model import RunModel, StepState
 from heimdall_studio.gui.theme import FAIL_COLOR, PASS_COLOR
@@ -113,10 +114,10 @@ class PipelinePanel(ModelView):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.run_button = QPushButton("Run")
+        self.run_button = QPushButton(action_icon("run"), "Run")
         self.run_button.setToolTip("Export → validate → parity → benchmark → metadata (Ctrl+R)")
         self.run_button.clicked.connect(self.run_requested)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(action_icon("cancel"), "Cancel")
         self.cancel_button.setToolTip("Stop the engine (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested)

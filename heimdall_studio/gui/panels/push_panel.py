@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from heimdall_studio.core.events import PUSH
+from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.model_view import ModelView
 from heimdall_studio.gui.run_model import RunModel
 from heimdall_studio.gui.widgets import ErrorBanner
@@ -39,7 +40,7 @@ class PushPanel(ModelView):
         self.force = QCheckBox("Register again even if this file is already registered")
         self.force.setToolTip("Normally a file whose sha256 is already registered is not uploaded again; "
                               "tick this to upload it and create a new version anyway")
-        self.push_button = QPushButton("Push")
+        self.push_button = QPushButton(action_icon("push"), "Push")
         self.push_button.setToolTip("Upload the .onnx file to the object store and register a version in MLflow")
         self.push_button.setEnabled(False)
         self.push_button.clicked.connect(lambda: self.push_requested.emit(not self._gates_passed))

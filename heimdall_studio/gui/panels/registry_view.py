@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from heimdall_studio.gui.dialogs.promote_dialog import PromoteDialog
+from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, fit_columns
 
 COLUMNS = ["Version", "Aliases", "Stage", "sha256", "Parity", "Created"]
@@ -49,7 +50,7 @@ class RegistryView(QWidget):
         buttons.addWidget(self.refresh_button)
         for to, text in (("staging", "Promote to Staging…"), ("production", "Promote to Production…"),
                          ("archived", "Archive…")):
-            button = QPushButton(text)
+            button = QPushButton(action_icon("promote"), text) if to != "archived" else QPushButton(text)
             button.setToolTip(f"Move the selected version to {to}; asks for a note")
             button.setEnabled(False)
             button.clicked.connect(lambda _c=False, t=to: self.ask_promote(t))

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.specs import DTYPES, SourceOptions, TensorSpec, parse_tensor_spec
+from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.widgets import ErrorBanner
 
 # What a user can open; the engine decides the kind by content, these only filter the dialog.
@@ -106,7 +107,7 @@ class SourcePanel(QWidget):
         self.path.setToolTip("The model being exported. Drop a file onto the window, or type a path, "
                              "runs:/RUN_ID/path, models:/NAME/VERSION or models:/NAME@alias and press Enter.")
         self.path.returnPressed.connect(self._typed_source)
-        self.open_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton), "Open…")
+        self.open_button = QPushButton(action_icon("open"), "Open…")
         self.open_button.setToolTip("Open a model file (Ctrl+O)")
         self.open_button.clicked.connect(self.open_requested)
         self.browse_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirLinkIcon), "Browse MLflow…")
