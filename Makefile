@@ -35,9 +35,9 @@ test-fuzz: install
 
 # The wheel and sdist in dist/, checked by twine.
 wheel: install
-	rm -rf dist
+	rm -f dist/*.whl dist/*.tar.gz
 	$(PY) -m build --outdir dist .
-	$(VENV)/bin/twine check --strict dist/*
+	$(VENV)/bin/twine check --strict dist/*.whl dist/*.tar.gz
 
 # A one-folder bundle with the CPU builds: dist/bundle/heimdall-studio/heimdall-studio
 bundle: install

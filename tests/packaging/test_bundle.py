@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.bundle
+pytestmark = [pytest.mark.bundle, pytest.mark.timeout(3600)]  # the build alone takes 10+ minutes on 2 cores
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.wheel
+pytestmark = [pytest.mark.wheel, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[2]
 
 

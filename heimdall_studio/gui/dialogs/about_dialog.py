@@ -75,7 +75,6 @@ class AboutDialog(QDialog):
         logo.setPixmap(app_icon().pixmap(64, 64))
         title = QLabel(f"<h2>Heimdall Studio {__version__}</h2>PyTorch → ONNX export, validation, parity, "
                        "benchmarks and the model registry.")
-        title.setWordWrap(True)
         header = QHBoxLayout()
         header.addWidget(logo)
         header.addWidget(title, 1)
@@ -88,6 +87,7 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addLayout(form)
+        layout.addStretch(1)
         layout.addWidget(buttons)
         self._probe = QProcess(self)
         self._probe.finished.connect(self._on_probe_finished)
