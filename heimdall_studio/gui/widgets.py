@@ -27,10 +27,30 @@ from heimdall_studio.gui.theme import FAIL_COLOR
 # Hints from the engine name the CLI's flags; in the app the same choice is a control.
 _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"(?i:pass |use |add )?--trust\b"), "tick “Trust this file” in the Source panel"),
+    (re.compile(r"(?i:pass |use |add )?--inputs-npz(?: FILE)?\b"), "the Inputs (.npz) field in Options"),
     (re.compile(r"(?i:pass |use |add )?--input(?![-\w])(?: NAME:DIMS:DTYPE)?"), "fill in the Inputs table"),
     (re.compile(r"(?i:pass |use |add )?--model-class(?: \S+:\S+| MOD:CLASS)?"), "set the Model class field"),
     (re.compile(r"(?i:pass |use |add )?--model-kwargs\b"), "the Model arguments field"),
     (re.compile(r"(?i:pass |use |add )?--overwrite\b"), "tick “Overwrite existing .onnx” in Options"),
+    (re.compile(r"(?i:pass |use |add )?--int-range(?:[ =]-?\d+,-?\d+| LOW,HIGH)?"),
+     "the Integer inputs field in Options"),
+    (re.compile(r"(?i:pass |use |add )?--opset\b"), "Options → Opset"),
+    (re.compile(r"(?i:pass |use |add )?--exporter(?: \w+)?"), "the Exporter choice in Options"),
+    (re.compile(r"(?i:pass |use |add )?--bench-batch-sizes(?: \S+)?"), "the Batch sizes field in Options"),
+    (re.compile(r"(?i:pass |use |add )?--batch-size(?: \d+)?"), "the parity Batch size in Options"),
+    (re.compile(r"(?i:pass |use |add )?--reference(?: SOURCE)?\b"), "the Reference model field in Source"),
+    (re.compile(r"(?i:pass |use |add )?--force\b"), "tick “Register again” in Push"),
+    (re.compile(r"(?i:pass |use |add )?--out(?![-\w])(?: DIR)?"), "the Output folder in Options"),
+    (re.compile(r"(?i:pass |use |add )?--output-name(?: NAME)?"), "the output names (set them in the checkpoint's metadata)"),
+    (re.compile(r"(?i:pass |use |add )?--debug\b"), "the Details of this message"),
+    (re.compile(r"\(?(?i:push )?with --create-bucket\)?|(?i:pass |use |add )?--create-bucket\b"),
+     "in your object store"),
+    (re.compile(r"(?i:pass |use |add )?--bucket(?: \S+)?"), "the Bucket in Settings"),
+    (re.compile(r"(?i:pass |use |add )?--experiment(?: NAME)?"), "the Experiment in Settings"),
+    (re.compile(r"(?i:use |pass )?--promote \w+"), "Promote in the Registry"),
+    (re.compile(r"--to \S+"), "Promote in the Registry"),
+    (re.compile(r"(?i:pass |use |add )?--report(?: FILE(?:\.json)?)?"), "the report beside the .onnx file"),
+    (re.compile(r"(?i:pass |use |add )?--push\b"), "the Push panel"),
 )
 
 

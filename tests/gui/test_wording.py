@@ -15,3 +15,19 @@ def test_cli_flags_become_the_controls_that_do_the_same():
     assert in_app_words("Pass --overwrite to replace it, or choose another --out folder.").startswith(
         "Tick “Overwrite existing .onnx” in Options to replace it")
     assert in_app_words("Check the endpoint and try again.") == "Check the endpoint and try again."
+
+
+def test_every_flag_that_engine_hints_name_is_said_in_the_apps_terms():
+    """Hints come from the engine in the CLI's words; in the app none of them may name a flag."""
+    import re
+    from pathlib import Path
+
+    from heimdall_studio.gui.widgets import in_app_words
+
+    root = Path(__file__).resolve().parents[2] / "heimdall_studio"
+    sources = [p for part in ("core", "engine", "integrations") for p in (root / part).rglob("*.py")]
+    flags = {m for path in sources for m in re.findall(r"--[a-z][a-z0-9-]+", path.read_text())}
+    assert {"--trust", "--opset", "--int-range", "--inputs-npz", "--force"} <= flags  # the scan sees hints
+    left = {flag: in_app_words(f"Use {flag} and try again.") for flag in sorted(flags)
+            if "--" in in_app_words(f"Use {flag} and try again.")}
+    assert not left, left

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.specs import (
+    parse_int_range,
     DEFAULT_OPSET,
     EXPORTERS,
     BenchmarkOptions,
@@ -69,6 +70,12 @@ class OptionsForm(QWidget):
         self.mean_atol = _tip(ScientificSpinBox(par.default.mean_atol),
                               "The mean absolute error of each output must not exceed this.")
 
+        self.inputs_npz = _tip(QLineEdit(), "A .npz file with one array per model input (named like the "
+                               "inputs): parity and the benchmark run on these real inputs instead of random "
+                               "ones (the benchmark at the file's batch size). Empty: random inputs.")
+        self.inputs_npz.setPlaceholderText("random inputs")
+        self.int_range = _tip(QLineEdit(",".join(str(v) for v in par.int_range)),
+                              "Random values for integer inputs (e.g. indices): LOW,HIGH, both included.")
         self.iterations = _tip(QSpinBox(minimum=1, maximum=100000, value=bench.iterations),
                                "Timed inferences per runtime, device and batch size.")
         self.warmup = _tip(QSpinBox(minimum=0, maximum=10000, value=bench.warmup),
@@ -100,6 +107,8 @@ class OptionsForm(QWidget):
         form.addRow("atol", self.atol)
         form.addRow("rtol", self.rtol)
         form.addRow("Mean abs. error ≤", self.mean_atol)
+        form.addRow("Inputs (.npz)", self.inputs_npz)
+        form.addRow("Integer inputs", self.int_range)
 
         bench_box = QGroupBox("Benchmark")
         form = QFormLayout(bench_box)
@@ -140,10 +149,21 @@ class OptionsForm(QWidget):
                              do_constant_folding=self.constant_folding.isChecked(),
                              dynamic_batch=self.dynamic_batch.isChecked(), overwrite=self.overwrite.isChecked())
 
+    def input_options(self) -> dict:
+        """The inputs parity and the benchmark run on: a user's .npz, and the integer range of random ones."""
+        text = self.int_range.text().strip() or "0,9"
+        try:
+            low_high = parse_int_range(text)
+        except BadInputError:
+            raise BadInputError(f"Integer inputs {text!r} is not LOW,HIGH.",
+                                "Write two whole numbers in Options → Parity, e.g. 0, 9 (both ends "
+                                "included).") from None
+        return {"inputs_npz": self.inputs_npz.text().strip(), "int_range": low_high}
+
     def parity_options(self) -> ParityOptions:
         return ParityOptions(batches=self.parity_batches.value(), batch_size=self.parity_batch_size.value(),
                              default=Tolerance(atol=self.atol.value(), rtol=self.rtol.value(),
-                                               mean_atol=self.mean_atol.value()))
+                                               mean_atol=self.mean_atol.value()), **self.input_options())
 
     def benchmark_options(self) -> BenchmarkOptions:
         try:
@@ -158,4 +178,5 @@ class OptionsForm(QWidget):
         if not devices:
             raise BadInputError("No benchmark device is selected.", "Tick CPU, CUDA GPU or both.")
         return BenchmarkOptions(warmup=self.warmup.value(), iterations=self.iterations.value(),
-                                batch_sizes=sizes, devices=devices, threads=self.threads.value())
+                                batch_sizes=sizes, devices=devices, threads=self.threads.value(),
+                                **self.input_options())
