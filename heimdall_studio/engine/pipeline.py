@@ -29,7 +29,8 @@ from heimdall_studio.engine.steps import STEP_RUNNERS
 _TEXT_EVENTS = (ev.Log, ev.Progress, ev.StepFailed, ev.StepSkipped, ev.StepFinished, ev.PipelineFinished)
 TITLES = {ev.LOAD: "Load source", ev.EXPORT: "Export to ONNX", ev.VALIDATE: "Validate",
           ev.PARITY: "Parity PyTorch vs ONNX Runtime", ev.BENCHMARK: "Benchmark latency",
-          ev.METADATA: "Metadata", ev.PUSH: "Push and register"}
+          ev.METADATA: "Metadata", ev.PUSH: "Push and register", ev.PER_NODE: "Per-node parity",
+          ev.OP_PROFILE: "ONNX Runtime op profile"}
 
 
 def run_pipeline(request: PipelineRequest, cancel: CancelToken | None = None) -> Iterator[ev.Event]:

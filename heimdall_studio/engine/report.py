@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from heimdall_studio import __version__
-from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, PARITY, PUSH, VALIDATE, json_safe
+from heimdall_studio.core.events import (BENCHMARK, EXPORT, LOAD, METADATA, OP_PROFILE, PARITY, PER_NODE, PUSH,
+                                         VALIDATE, json_safe)
 from heimdall_studio.core.redact import mask_all
 
 REPORT_SCHEMA = 1
 
 # Where each step's result goes in the report.
 SECTIONS = {LOAD: "source", EXPORT: "export", VALIDATE: "validation", PARITY: "parity",
-            BENCHMARK: "benchmark", METADATA: "metadata", PUSH: "push"}
+            BENCHMARK: "benchmark", METADATA: "metadata", PUSH: "push", PER_NODE: "per_node",
+            OP_PROFILE: "op_profile"}
 
 
 def new_report(source: str, prior: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,11 +11,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, PARITY, PUSH, VALIDATE
+from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, OP_PROFILE, PARITY, PER_NODE, PUSH, VALIDATE
 from heimdall_studio.core.specs import (
     BenchmarkOptions,
     ExportOptions,
+    OpProfileOptions,
     ParityOptions,
+    PerNodeOptions,
     SourceOptions,
     benchmark_options_from_dict,
     parity_options_from_dict,
@@ -23,6 +25,7 @@ from heimdall_studio.core.specs import (
 
 DEFAULT_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
 ALL_STEPS = DEFAULT_STEPS + (PUSH,)
+INSPECTION_STEPS = (PER_NODE, OP_PROFILE)  # asked for with --per-node, --op-profile
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class PipelineRequest:
     export: ExportOptions = field(default_factory=ExportOptions)
     parity: ParityOptions = field(default_factory=ParityOptions)
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
+    per_node: PerNodeOptions = field(default_factory=PerNodeOptions)
+    op_profile: OpProfileOptions = field(default_factory=OpProfileOptions)
     push: dict[str, Any] | None = None  # integrations.push options as a dict; needs PUSH in steps
     report_path: str = ""  # also write the JSON report here
     # Results of an earlier run of the same model (e.g. parity and latency before a
@@ -55,4 +60,6 @@ class PipelineRequest:
         data["export"] = ExportOptions(**data.get("export", {}))
         data["parity"] = parity_options_from_dict(data.get("parity", {}))
         data["benchmark"] = benchmark_options_from_dict(data.get("benchmark", {}))
+        data["per_node"] = PerNodeOptions(**data.get("per_node", {}))
+        data["op_profile"] = OpProfileOptions(**data.get("op_profile", {}))
         return cls(**data)
