@@ -86,6 +86,8 @@ class ConsoleRenderer:
             self.out.print(f"ONNX file: {onnx['path']}")
         for path in report.get("report_paths", []):
             self.out.print(f"Report:    {path}")
+        for path in report.get("html_paths", []):
+            self.out.print(f"HTML:      {path}")
         push = report.get("push") or {}
         if push.get("version"):
             self.out.print(f"Registered: {push.get('model_name')} version {push.get('version')} "

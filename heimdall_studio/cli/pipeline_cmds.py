@@ -121,6 +121,8 @@ def _add_inspection_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--op-profile", action="store_true",
                    help="profile ONNX Runtime per node and op type, with execution-provider placement, "
                         "in a pass apart from the timed benchmark")
+    p.add_argument("--html", metavar="FILE.html", default="",
+                   help="also write the report as one self-contained HTML page (no external files)")
     p.add_argument("--op-profile-runs", type=int, default=OpProfileOptions.runs, metavar="N",
                    help=f"profiled runs after one warm-up (default {OpProfileOptions.runs})")
 
@@ -192,6 +194,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.node_rtol > 0 or args.node_chunk < 1 or args.op_profile_runs < 1:
         raise BadInputError("--node-rtol must be above 0, --node-chunk and --op-profile-runs at least 1.",
                             "Example: --per-node --node-rtol 1e-3 --node-chunk 32 --op-profile --op-profile-runs 20")
+    if args.html and not args.html.lower().endswith((".html", ".htm")):
+        raise BadInputError(f"--html {args.html!r} does not end in .html.", "Example: --html report.html")
     if args.per_node:
         steps.insert(steps.index(ev.PARITY) + 1, ev.PER_NODE)
     if args.op_profile:
@@ -204,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         reference=args.reference, export=_export_options(args), parity=parity,
         benchmark=_benchmark_options(args), push=push.to_dict() if push is not None else None,
         per_node=PerNodeOptions(rtol=args.node_rtol, chunk_size=args.node_chunk),
-        op_profile=OpProfileOptions(runs=args.op_profile_runs),
+        op_profile=OpProfileOptions(runs=args.op_profile_runs), html_path=args.html,
         report_path=args.report or "")
     return run_request(request, args)
 

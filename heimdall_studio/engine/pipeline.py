@@ -141,10 +141,13 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     paths = [path for path in (_default_report_path(state),) if path is not None]
     if state.request.report_path:
         paths.append(Path(state.request.report_path))
+    if state.request.html_path:
+        paths.append(Path(state.request.html_path))
     for path in paths:
         try:
             write_report(report, path)
-            report.setdefault("report_paths", []).append(str(path))
+            report.setdefault("html_paths" if path.suffix.lower() in (".html", ".htm") else "report_paths",
+                              []).append(str(path))
         except OSError as exc:
             report["errors"].append({"step": "report", "kind": ErrorKind.BAD_INPUT.value,
                                      "message": f"Could not write the report to {path}: {describe_os_error(exc)}.",

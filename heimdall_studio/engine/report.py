@@ -84,10 +84,17 @@ def _producer(validation: dict[str, Any]) -> str:
 
 
 def write_report(report: dict[str, Any], path: Path) -> Path:
-    """Write strict JSON atomically (temp file in the same folder, then rename)."""
+    """Write strict JSON atomically (temp file in the same folder, then rename); a path ending
+    in .html gets the self-contained HTML page of the report instead."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(mask_all(json_safe(report)), indent=2, sort_keys=False, allow_nan=False)
+    safe = mask_all(json_safe(report))
+    if path.suffix.lower() in (".html", ".htm"):
+        from heimdall_studio.core.html_report import render_html
+
+        text = render_html(safe).rstrip("\n")
+    else:
+        text = json.dumps(safe, indent=2, sort_keys=False, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
