@@ -53,8 +53,6 @@ def per_node_step(module: Any, onnx_path: Path, inputs: list[TensorSpec], option
                   parity: ParityOptions, cancel: CancelToken,
                   outputs_passed: bool | None = None) -> Generator[Event, None, PerNodeResult]:
     """Compare every module's output with its ONNX value; ``module`` is an nn.Module on the CPU."""
-    import onnx
-
     from heimdall_studio.core.runners import torch_module
 
     torch_model = torch_module(module)
@@ -78,7 +76,7 @@ def per_node_step(module: Any, onnx_path: Path, inputs: list[TensorSpec], option
             expected = _torch_outputs(torch_model, by_name, [m for m, _ in chunk], inputs, feed)
             values = sorted({c.value for _, cands in chunk for c in cands} - set(graph_outputs))
             max_extra = max(max_extra, len(values))
-            actual = _onnx_values(light, Path(tmp), values, graph_outputs, feed, onnx)
+            actual = _onnx_values(light, Path(tmp), values, graph_outputs, feed)
             for module_path, cands in chunk:
                 entry = _compare(module_path, cands, expected.get(module_path), actual)
                 if entry is None:
@@ -177,7 +175,9 @@ def _torch_outputs(model: Any, by_name: dict[str, Any], wanted: list[str], input
 
 
 def _onnx_values(light: Any, folder: Path, values: list[str], graph_outputs: list[str],
-                 feed: dict[str, np.ndarray], onnx: Any) -> dict[str, np.ndarray]:
+                 feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's outputs and ``values`` from a session on a light copy with those extra outputs."""
+    import onnx
     import onnxruntime as ort
 
     model = onnx.ModelProto()
