@@ -87,15 +87,23 @@ def op_profile_step(onnx_path: Path, inputs: list[TensorSpec], options: OpProfil
     result.device = "cuda" if cuda else "cpu"
     result.providers = list(used)
     result.batch_size = int(next(iter(feed.values())).shape[0]) if feed else 0
-    if cuda:
-        result.cpu_fallback = [n["onnx_node"] for n in result.nodes if n["provider"] == CPU]
-        if result.cpu_fallback:
-            names = ", ".join(result.cpu_fallback[:10]) + (" …" if len(result.cpu_fallback) > 10 else "")
-            yield Log("warning", f"CPU FALLBACK: {len(result.cpu_fallback)} of {len(result.nodes)} nodes ran on "
-                                 f"{CPU} in a CUDA session ({names}). Each one copies its tensors between the "
-                                 "GPU and the host; check that the op types and dtypes are supported by "
-                                 f"{CUDA}.", OP_PROFILE)
+    warning = cpu_fallback(result)
+    if warning is not None:
+        yield warning
     return result
+
+
+def cpu_fallback(result: OpProfileResult) -> Log | None:
+    """On a CUDA profile, record the nodes that ran on the CPU and return the loud warning about them."""
+    if result.device != "cuda":
+        return None
+    result.cpu_fallback = [n["onnx_node"] for n in result.nodes if n["provider"] == CPU]
+    if not result.cpu_fallback:
+        return None
+    names = ", ".join(result.cpu_fallback[:10]) + (" …" if len(result.cpu_fallback) > 10 else "")
+    return Log("warning", f"CPU FALLBACK: {len(result.cpu_fallback)} of {len(result.nodes)} nodes ran on {CPU} "
+                          f"in a CUDA session ({names}). Each one copies its tensors between the GPU and the "
+                          f"host; check that their op types and dtypes are supported by {CUDA}.", OP_PROFILE)
 
 
 def summarise(events: list[dict[str, Any]], skip_runs: int = 1) -> OpProfileResult:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, OP_PROFILE, PARITY, PER_NODE, PUSH, VALIDATE
+from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, PARITY, PUSH, VALIDATE
 from heimdall_studio.core.specs import (
     BenchmarkOptions,
     ExportOptions,
@@ -25,7 +25,6 @@ from heimdall_studio.core.specs import (
 
 DEFAULT_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
 ALL_STEPS = DEFAULT_STEPS + (PUSH,)
-INSPECTION_STEPS = (PER_NODE, OP_PROFILE)  # asked for with --per-node, --op-profile
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,19 @@ def test_profiling_runs_after_the_benchmark_not_inside_it(tiny_model, tmp_path):
     report = events[-1].report
     assert report["status"] == "passed" and report["op_profile"]["placement"]
     assert not list(tmp_path.rglob("onnxruntime_profile*")) and not list(tmp_path.rglob("ort_*.json"))
+
+
+def test_nodes_on_the_cpu_in_a_cuda_session_are_named_loudly(tiny_export):
+    """A real (CPU) profile read as if its session had been a CUDA one: every node fell back. The
+    CUDA run itself needs a GPU; this checks what the step says about it."""
+    from heimdall_studio.core.op_profile import cpu_fallback
+
+    model, export = tiny_export
+    _, result = run_step(op_profile_step(export.onnx_path, model.inputs, OpProfileOptions(runs=1),
+                                         BenchmarkOptions(devices=("cpu",)), CancelToken()))
+    assert cpu_fallback(result) is None and result.cpu_fallback == []  # a CPU session has nothing to fall back from
+    result.device = "cuda"
+    warning = cpu_fallback(result)
+    assert warning is not None and warning.level == "warning" and warning.message.startswith("CPU FALLBACK")
+    assert result.cpu_fallback == [n["onnx_node"] for n in result.nodes]
+    assert result.nodes[0]["onnx_node"] in warning.message

@@ -116,3 +116,12 @@ def test_bad_node_rtol_is_bad_input(tiny_export):
 
     _, export = tiny_export
     assert_bad_input(cli("run", str(export.onnx_path), "--per-node", "--node-rtol", "0"), "--node-rtol")
+
+
+def test_inspection_options_survive_the_trip_to_the_engine_process():
+    from heimdall_studio.core.specs import OpProfileOptions
+    from heimdall_studio.engine.request import PipelineRequest
+
+    request = PipelineRequest(source="m.onnx", steps=("load", "per_node", "op_profile"), html_path="r.html",
+                              per_node=PerNodeOptions(rtol=0.01, chunk_size=4), op_profile=OpProfileOptions(runs=3))
+    assert PipelineRequest.from_json(request.to_json()) == request
