@@ -79,11 +79,15 @@ class ConsoleRenderer:
                     self.out.print(table)
             for line in _unavailable_lines(report):
                 self.out.print(f"[dim]{escape(line)}[/]")
+            for line in inspection_lines(report):
+                self.out.print(escape(line))
         onnx = report.get("onnx") or {}
         if onnx.get("path"):
             self.out.print(f"ONNX file: {onnx['path']}")
         for path in report.get("report_paths", []):
             self.out.print(f"Report:    {path}")
+        for path in report.get("html_paths", []):
+            self.out.print(f"HTML:      {path}")
         push = report.get("push") or {}
         if push.get("version"):
             self.out.print(f"Registered: {push.get('model_name')} version {push.get('version')} "
@@ -127,6 +131,12 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
         return f"sha256 {str(result.get('sha256', ''))[:16]}…, {result.get('size_bytes', 0) / 1e6:.1f} MB"
     if step == ev.PUSH:
         return f"{result.get('model_name')} v{result.get('version')}"
+    if step == ev.PER_NODE:
+        first = result.get("first_divergence")
+        where = f"first divergence in {first.get('module')}" if first else "no divergence"
+        return f"{result.get('compared')} module outputs compared, {where}"
+    if step == ev.OP_PROFILE:
+        return f"{len(result.get('nodes', []))} nodes on {', '.join(result.get('placement', {}))}"
     return ""
 
 
@@ -189,3 +199,30 @@ def _num(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value) if value is not None else ""
+
+
+def inspection_lines(report: dict[str, Any]) -> list[str]:
+    """The per-node first divergence and the five op types that take the most time."""
+    lines = []
+    per_node = report.get("per_node") or {}
+    if per_node:
+        first = per_node.get("first_divergence")
+        if first:
+            lines.append(f"First divergence (node rtol {per_node.get('threshold'):g}): module {first['module']}, "
+                         f"ONNX node {first['onnx_node']} ({first['op_type']}), max abs {_num(first['max_abs'])}, "
+                         f"max rel {_num(first['max_rel'])}")
+            if first.get("source"):
+                lines.append(f"  source: {first['source']}")
+            if per_node.get("outputs_passed"):
+                lines.append("  The final outputs still pass parity: this divergence does not reach them.")
+        else:
+            lines.append(f"Per-node parity: {per_node.get('compared', 0)} module outputs within node rtol "
+                         f"{per_node.get('threshold'):g}; no divergence.")
+    profile = report.get("op_profile") or {}
+    if profile.get("by_op_type"):
+        top = ", ".join(f"{t['op_type']} {t['share'] * 100:.1f}%" for t in profile["by_op_type"][:5])
+        placement = ", ".join(f"{p} {n}" for p, n in profile.get("placement", {}).items())
+        lines.append(f"Op time ({profile.get('device')}): {top}; nodes per provider: {placement}")
+        if profile.get("cpu_fallback"):
+            lines.append(f"  {len(profile['cpu_fallback'])} nodes fell back to CPUExecutionProvider in the CUDA session.")
+    return lines

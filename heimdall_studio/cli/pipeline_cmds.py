@@ -14,7 +14,9 @@ from heimdall_studio.core.specs import (
     EXPORTERS,
     BenchmarkOptions,
     ExportOptions,
+    OpProfileOptions,
     ParityOptions,
+    PerNodeOptions,
     SourceOptions,
     Tolerance,
     parse_int_range,
@@ -40,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_export_arguments(run)
     _add_parity_arguments(run)
     _add_bench_arguments(run)
+    _add_inspection_arguments(run)
     _add_push_arguments(run)
     run.set_defaults(func=cmd_run)
 
@@ -106,6 +109,24 @@ def _add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="range of random values for integer inputs, both ends included (default 0,9)")
 
 
+def _add_inspection_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--per-node", action="store_true",
+                   help="compare each nn.Module's output with the ONNX value it produced and report the first "
+                        "divergence (needs a PyTorch model: the SOURCE or --reference)")
+    p.add_argument("--node-rtol", type=float, default=PerNodeOptions.rtol, metavar="X",
+                   help=f"a node diverges when max|err| / max|ref| exceeds X (default {PerNodeOptions.rtol:g})")
+    p.add_argument("--node-chunk", type=int, default=PerNodeOptions.chunk_size, metavar="K",
+                   help="most intermediate values one ONNX Runtime session returns; lower it to bound memory "
+                        f"(default {PerNodeOptions.chunk_size})")
+    p.add_argument("--op-profile", action="store_true",
+                   help="profile ONNX Runtime per node and op type, with execution-provider placement, "
+                        "in a pass apart from the timed benchmark")
+    p.add_argument("--html", metavar="FILE.html", default="",
+                   help="also write the report as one self-contained HTML page (no external files)")
+    p.add_argument("--op-profile-runs", type=int, default=OpProfileOptions.runs, metavar="N",
+                   help=f"profiled runs after one warm-up (default {OpProfileOptions.runs})")
+
+
 def _add_push_arguments(p: argparse.ArgumentParser) -> None:
     from heimdall_studio.cli.registry_cmds import add_push_arguments
 
@@ -170,6 +191,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     steps = [ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.PARITY, ev.BENCHMARK, ev.METADATA]
     if args.skip_bench:
         steps.remove(ev.BENCHMARK)
+    if not args.node_rtol > 0 or args.node_chunk < 1 or args.op_profile_runs < 1:
+        raise BadInputError("--node-rtol must be above 0, --node-chunk and --op-profile-runs at least 1.",
+                            "Example: --per-node --node-rtol 1e-3 --node-chunk 32 --op-profile --op-profile-runs 20")
+    if args.html and not args.html.lower().endswith((".html", ".htm")):
+        raise BadInputError(f"--html {args.html!r} does not end in .html.", "Example: --html report.html")
+    if args.per_node:
+        steps.insert(steps.index(ev.PARITY) + 1, ev.PER_NODE)
+    if args.op_profile:
+        steps.insert(steps.index(ev.METADATA), ev.OP_PROFILE)
     push = push_options_from_args(args)
     if push is not None:
         steps.append(ev.PUSH)
@@ -177,6 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         source=args.source, out_dir=_out_dir(args), steps=tuple(steps), source_options=_source_options(args),
         reference=args.reference, export=_export_options(args), parity=parity,
         benchmark=_benchmark_options(args), push=push.to_dict() if push is not None else None,
+        per_node=PerNodeOptions(rtol=args.node_rtol, chunk_size=args.node_chunk),
+        op_profile=OpProfileOptions(runs=args.op_profile_runs), html_path=args.html,
         report_path=args.report or "")
     return run_request(request, args)
 

@@ -24,6 +24,9 @@ BENCHMARK = "benchmark"
 METADATA = "metadata"
 PUSH = "push"
 STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA, PUSH)
+# Inspection steps, run only when asked (--per-node after parity, --op-profile after benchmark).
+PER_NODE = "per_node"
+OP_PROFILE = "op_profile"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ with their own messages in the result; they are not exceptions.
 Each output's summary also carries the distribution of its errors in bounded memory: counts of
 |err| and of |err| / (atol + rtol·|ref|) in fixed log-spaced bins over every compared element,
 and the ``WORST_KEPT`` elements with the largest ratio (kept per batch with ``np.argpartition``).
+Its ``advice`` gives the smallest atol (at the configured rtol) and the smallest rtol (at the
+configured atol) with which every element of this run passes, and the p99.9 absolute error:
+a tolerance set from data. (The mean_atol criterion is separate; ``mean_abs`` is its figure.)
 """
 
 from __future__ import annotations
@@ -75,6 +78,33 @@ class _OutputErrors:
     exact: int = 0  # elements with |err| = 0: in neither histogram
     max_ratio: float = 0.0
     worst: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (ratio, element), worst first
+    need_atol: float = 0.0  # smallest atol (with the configured rtol) that passes every element so far
+    need_rtol: float | None = 0.0  # smallest rtol (with the configured atol); None: no rtol can pass
+
+    def add_advice(self, diff: np.ndarray, ref_abs: np.ndarray) -> None:
+        """Fold the tolerances this batch needs into the running advice (finite elements only).
+
+        Each element's need is raised by one ulp where float rounding would leave
+        ``atol + rtol*|ref|`` just below ``|err|``, so the advice passes the very check it came from.
+        """
+        tol = self.tolerance
+        scaled = tol.rtol * ref_abs
+        need = diff - scaled
+        for _ in range(2):
+            short = need + scaled < diff
+            need[short] = np.nextafter(need[short], np.inf)
+        self.need_atol = max(self.need_atol, float(need.max(initial=0.0)))
+        over = diff > tol.atol
+        if self.need_rtol is None or not over.any():
+            return
+        if (ref_abs[over] == 0).any():
+            self.need_rtol = None  # |err| > atol where the reference is 0: no rtol helps
+            return
+        rel = (diff[over] - tol.atol) / ref_abs[over]
+        for _ in range(2):
+            short = tol.atol + rel * ref_abs[over] < diff[over]
+            rel[short] = np.nextafter(rel[short], np.inf)
+        self.need_rtol = max(self.need_rtol, float(rel.max()))
 
     def add_worst(self, batch: int, shape: tuple[int, ...], flat: np.ndarray | None, ref: np.ndarray, cand: np.ndarray,
                   diff: np.ndarray, allowed: np.ndarray, ratio: np.ndarray) -> None:
@@ -112,6 +142,8 @@ class _OutputErrors:
             "histogram": {"abs_edges": abs_edges, "abs_counts": abs_counts,
                           "ratio_edges": ratio_edges, "ratio_counts": ratio_counts, "exact": self.exact},
             "worst": [element for _, element in self.worst],
+            "advice": {"atol": self.need_atol if counted else None, "rtol": self.need_rtol if counted else None,
+                       "p999_abs": float(np.percentile(errors, 99.9)) if errors.size else None},
         }
 
 
@@ -233,6 +265,7 @@ def _compare(name: str, ref: np.ndarray, cand: np.ndarray, tracker: _OutputError
     tracker.max_ratio = max(tracker.max_ratio, float(ratio.max()))
     flat = None if diff.size == ref64.size else np.flatnonzero(finite)  # None: element i is flat index i
     tracker.add_worst(batch_index, ref64.shape, flat, ref64[finite], cand64[finite], diff, allowed, ratio)
+    tracker.add_advice(diff, ref_abs)
     max_abs, mean_abs = float(diff.max()), float(diff.mean())
     tracker.elements += diff.size
     tracker.abs_sum += float(diff.sum())

@@ -164,6 +164,23 @@ class BenchmarkOptions:
     inputs_npz: str = ""  # measure on these arrays (at their batch size) instead of random ones
 
 
+@dataclass(frozen=True)
+class PerNodeOptions:
+    """Per-node parity (``--per-node``): each module's output against its ONNX value."""
+
+    rtol: float = 1e-3  # a value diverges when max|err| / max|ref| exceeds this (--node-rtol)
+    chunk_size: int = 32  # most extra outputs one ONNX Runtime session gets: bounds peak memory
+    batch_size: int = 1  # one random batch of this size (or parity's .npz)
+
+
+@dataclass(frozen=True)
+class OpProfileOptions:
+    """ONNX Runtime op profiling (``--op-profile``), in a pass apart from the timed benchmark."""
+
+    runs: int = 20  # profiled runs after one unprofiled warm-up run
+    batch_size: int = 1
+
+
 def options_to_dict(options: Any) -> dict[str, Any]:
     return dataclasses.asdict(options)
 

@@ -29,7 +29,8 @@ from heimdall_studio.engine.steps import STEP_RUNNERS
 _TEXT_EVENTS = (ev.Log, ev.Progress, ev.StepFailed, ev.StepSkipped, ev.StepFinished, ev.PipelineFinished)
 TITLES = {ev.LOAD: "Load source", ev.EXPORT: "Export to ONNX", ev.VALIDATE: "Validate",
           ev.PARITY: "Parity PyTorch vs ONNX Runtime", ev.BENCHMARK: "Benchmark latency",
-          ev.METADATA: "Metadata", ev.PUSH: "Push and register"}
+          ev.METADATA: "Metadata", ev.PUSH: "Push and register", ev.PER_NODE: "Per-node parity",
+          ev.OP_PROFILE: "ONNX Runtime op profile"}
 
 
 def run_pipeline(request: PipelineRequest, cancel: CancelToken | None = None) -> Iterator[ev.Event]:
@@ -140,10 +141,13 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     paths = [path for path in (_default_report_path(state),) if path is not None]
     if state.request.report_path:
         paths.append(Path(state.request.report_path))
+    if state.request.html_path:
+        paths.append(Path(state.request.html_path))
     for path in paths:
         try:
             write_report(report, path)
-            report.setdefault("report_paths", []).append(str(path))
+            report.setdefault("html_paths" if path.suffix.lower() in (".html", ".htm") else "report_paths",
+                              []).append(str(path))
         except OSError as exc:
             report["errors"].append({"step": "report", "kind": ErrorKind.BAD_INPUT.value,
                                      "message": f"Could not write the report to {path}: {describe_os_error(exc)}.",

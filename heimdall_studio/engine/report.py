@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from heimdall_studio import __version__
-from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, PARITY, PUSH, VALIDATE, json_safe
+from heimdall_studio.core.events import (BENCHMARK, EXPORT, LOAD, METADATA, OP_PROFILE, PARITY, PER_NODE, PUSH,
+                                         VALIDATE, json_safe)
 from heimdall_studio.core.redact import mask_all
 
 REPORT_SCHEMA = 1
 
 # Where each step's result goes in the report.
 SECTIONS = {LOAD: "source", EXPORT: "export", VALIDATE: "validation", PARITY: "parity",
-            BENCHMARK: "benchmark", METADATA: "metadata", PUSH: "push"}
+            BENCHMARK: "benchmark", METADATA: "metadata", PUSH: "push", PER_NODE: "per_node",
+            OP_PROFILE: "op_profile"}
 
 
 def new_report(source: str, prior: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -82,10 +84,17 @@ def _producer(validation: dict[str, Any]) -> str:
 
 
 def write_report(report: dict[str, Any], path: Path) -> Path:
-    """Write strict JSON atomically (temp file in the same folder, then rename)."""
+    """Write strict JSON atomically (temp file in the same folder, then rename); a path ending
+    in .html gets the self-contained HTML page of the report instead."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(mask_all(json_safe(report)), indent=2, sort_keys=False, allow_nan=False)
+    safe = mask_all(json_safe(report))
+    if path.suffix.lower() in (".html", ".htm"):
+        from heimdall_studio.core.html_report import render_html
+
+        text = render_html(safe).rstrip("\n")
+    else:
+        text = json.dumps(safe, indent=2, sort_keys=False, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

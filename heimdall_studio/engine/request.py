@@ -15,7 +15,9 @@ from heimdall_studio.core.events import BENCHMARK, EXPORT, LOAD, METADATA, PARIT
 from heimdall_studio.core.specs import (
     BenchmarkOptions,
     ExportOptions,
+    OpProfileOptions,
     ParityOptions,
+    PerNodeOptions,
     SourceOptions,
     benchmark_options_from_dict,
     parity_options_from_dict,
@@ -35,8 +37,11 @@ class PipelineRequest:
     export: ExportOptions = field(default_factory=ExportOptions)
     parity: ParityOptions = field(default_factory=ParityOptions)
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
+    per_node: PerNodeOptions = field(default_factory=PerNodeOptions)
+    op_profile: OpProfileOptions = field(default_factory=OpProfileOptions)
     push: dict[str, Any] | None = None  # integrations.push options as a dict; needs PUSH in steps
     report_path: str = ""  # also write the JSON report here
+    html_path: str = ""  # also write a self-contained HTML page of the report here
     # Results of an earlier run of the same model (e.g. parity and latency before a
     # push-only run); steps not run now keep their sections from here.
     prior_report: dict[str, Any] | None = None
@@ -55,4 +60,6 @@ class PipelineRequest:
         data["export"] = ExportOptions(**data.get("export", {}))
         data["parity"] = parity_options_from_dict(data.get("parity", {}))
         data["benchmark"] = benchmark_options_from_dict(data.get("benchmark", {}))
+        data["per_node"] = PerNodeOptions(**data.get("per_node", {}))
+        data["op_profile"] = OpProfileOptions(**data.get("op_profile", {}))
         return cls(**data)

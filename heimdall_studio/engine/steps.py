@@ -160,6 +160,33 @@ def run_benchmark(state: RunState) -> Generator[ev.Event, None, Any]:
     return (yield from benchmark_step(model, onnx_path, state.request.benchmark, state.cancel))
 
 
+def run_per_node(state: RunState) -> Generator[ev.Event, None, Any]:
+    onnx_path = _need_onnx(state)
+    if ev.VALIDATE in state.gates_failed:
+        raise SkipStep("validation failed, so ONNX Runtime cannot be trusted to run the file")
+    model = state.torch_model
+    if model is None:
+        raise SkipStep("no PyTorch model to compare against (give --reference SOURCE)")
+    from heimdall_studio.core.per_node import per_node_step
+
+    parity = state.report.get("parity") if ev.PARITY in state.request.steps else None
+    outputs_passed = parity.get("passed") if isinstance(parity, dict) else None
+    return (yield from per_node_step(model.module, onnx_path, model.inputs, state.request.per_node,
+                                     state.request.parity, state.cancel, outputs_passed))
+
+
+def run_op_profile(state: RunState) -> Generator[ev.Event, None, Any]:
+    onnx_path = _need_onnx(state)
+    if ev.VALIDATE in state.gates_failed:
+        raise SkipStep("validation failed, so ONNX Runtime cannot be trusted to run the file")
+    from heimdall_studio.core.op_profile import op_profile_step
+
+    model = state.torch_model or state.loaded
+    assert model is not None
+    return (yield from op_profile_step(onnx_path, model.inputs, state.request.op_profile,
+                                       state.request.benchmark, state.cancel))
+
+
 def run_metadata(state: RunState) -> Generator[ev.Event, None, Any]:
     from heimdall_studio.core.metadata import metadata_step
 
@@ -189,5 +216,7 @@ STEP_RUNNERS: dict[str, Callable[[RunState], Generator[ev.Event, None, Any]]] = 
     ev.PARITY: run_parity,
     ev.BENCHMARK: run_benchmark,
     ev.METADATA: run_metadata,
+    ev.PER_NODE: run_per_node,
+    ev.OP_PROFILE: run_op_profile,
     ev.PUSH: run_push,
 }
