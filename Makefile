@@ -57,7 +57,13 @@ bench: install
 bench-gui: install
 	$(PY) bench/bench_gui.py
 
+# Lint (ruff), format check (ruff format --check), types (mypy: strict on core, engine and
+# integrations, per pyproject.toml) and the layering contracts (import-linter). The same checks run
+# as pre-commit hooks (.pre-commit-config.yaml).
 lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 clean:
