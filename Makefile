@@ -57,8 +57,14 @@ bench: install
 bench-gui: install
 	$(PY) bench/bench_gui.py
 
+# Lint (ruff), types (mypy: strict on core, engine and integrations, per pyproject.toml), the
+# layering contracts (import-linter) and, last, the format check (ruff format --check; `ruff format`
+# fixes what it finds). The same checks run as pre-commit hooks (.pre-commit-config.yaml).
 lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) heimdall-out test-artifacts .pytest_cache dist build

@@ -54,7 +54,7 @@ class XdgPaths:
         self.mimeapps = config_home / "mimeapps.list"
 
     @classmethod
-    def from_environment(cls) -> "XdgPaths":
+    def from_environment(cls) -> XdgPaths:
         home = Path.home()
         return cls(Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share"),
                    Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config"))
@@ -103,7 +103,10 @@ def install(paths: XdgPaths, command: list[str]) -> list[str]:
     _write(paths.desktop_file, desktop_entry_text(command).encode())
     for target in paths.icon_files():
         size_dir = target.parent.parent.name
-        src = icons_src / f"{ICON_NAME}.svg" if size_dir == "scalable" else icons_src / "hicolor" / size_dir / "apps" / target.name
+        if size_dir == "scalable":
+            src = icons_src / f"{ICON_NAME}.svg"
+        else:
+            src = icons_src / "hicolor" / size_dir / "apps" / target.name
         _write(target, src.read_bytes())
     _write(paths.mime_file, (RESOURCES / "desktop" / "heimdall-studio-mime.xml").read_bytes())
     _edit_mimeapps(paths.mimeapps, add=True)
@@ -183,7 +186,8 @@ def _edit_mimeapps(path: Path, add: bool) -> None:
 def _refresh_caches(paths: XdgPaths) -> list[str]:
     """Rebuild the user's MIME and desktop databases where the tools exist; say so where not."""
     notes = []
-    for tool, folder in (("update-mime-database", paths.mime_dir), ("update-desktop-database", paths.desktop_file.parent)):
+    refreshers = (("update-mime-database", paths.mime_dir), ("update-desktop-database", paths.desktop_file.parent))
+    for tool, folder in refreshers:
         if shutil.which(tool) is None:
             notes.append(f"({tool} is not installed: file types take effect after your desktop rebuilds its caches)")
             continue

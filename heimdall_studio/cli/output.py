@@ -28,7 +28,7 @@ class ConsoleRenderer:
                                   console=self.err, transient=True, disable=quiet or not interactive)
         self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self) -> "ConsoleRenderer":
+    def __enter__(self) -> ConsoleRenderer:
         self._progress.start()
         return self
 

@@ -137,7 +137,8 @@ def _csv_ints(text: str, flag: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise BadInputError(f"{flag} {text!r} is not a comma-separated list of integers.", f"Example: {flag} 1,8")
+        raise BadInputError(f"{flag} {text!r} is not a comma-separated list of integers.",
+                            f"Example: {flag} 1,8") from None
     if not values or min(values) < 1:
         raise BadInputError(f"{flag} {text!r} needs positive integers.", f"Example: {flag} 1,8")
     return values

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -208,14 +209,15 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.name:
         rows = list_versions(settings, args.name)
-        table = _table(f"{args.name} ({mask_credentials(settings.tracking_uri)})", ("version", "aliases", "stage", "sha256",
-                                                                 "parity", "created", "source"))
+        table = _table(f"{args.name} ({mask_credentials(settings.tracking_uri)})",
+                       ("version", "aliases", "stage", "sha256", "parity", "created", "source"))
         for r in rows:
             table.add_row(r["version"], ",".join(r["aliases"]), r["stage"], r["sha256"][:12],
                           r["figures"].get("parity_passed", ""), r["created"], r["source"])
     else:
         rows = list_registered_models(settings)
-        table = _table(f"Registered models ({mask_credentials(settings.tracking_uri)})", ("name", "latest", "aliases", "updated"))
+        table = _table(f"Registered models ({mask_credentials(settings.tracking_uri)})",
+                       ("name", "latest", "aliases", "updated"))
         for r in rows:
             table.add_row(r["name"], r["latest_version"], ", ".join(f"{k}→{v}" for k, v in r["aliases"].items()),
                           r["updated"])

@@ -49,7 +49,8 @@ class BenchmarkResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({"entries": self.entries, "speedup": self.speedup})
+        data: dict[str, Any] = json_safe({"entries": self.entries, "speedup": self.speedup})
+        return data
 
 
 def benchmark_step(model: LoadedModel, onnx_path: Path | None, options: BenchmarkOptions,

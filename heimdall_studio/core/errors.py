@@ -8,6 +8,7 @@ and is reported as ``internal``.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from heimdall_studio.core.redact import mask_credentials
 
@@ -35,6 +36,9 @@ class HeimdallError(Exception):
     """A failure with a message for people and a hint on what to do next."""
 
     kind: ErrorKind = ErrorKind.INTERNAL
+    # A step's result that is also a failure (validation of a file ONNX Runtime cannot run): the
+    # pipeline still records it in the report.
+    result: Any = None
 
     def __init__(self, message: str, hint: str = "", *, kind: ErrorKind | None = None):
         # A URI with a password in it (http://user:pw@host) must not reach a person or a log.

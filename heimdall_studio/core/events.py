@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 # Step names, in pipeline order.
 LOAD = "load"
@@ -121,10 +121,10 @@ class PipelineFinished:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-Event = Union[
-    StepStarted, Progress, LatencySamples, ParityBatch, Log, StepFinished, StepSkipped,
-    StepFailed, PipelineFinished,
-]
+Event = (
+    StepStarted | Progress | LatencySamples | ParityBatch | Log | StepFinished | StepSkipped
+    | StepFailed | PipelineFinished
+)
 
 EVENT_TYPES: dict[str, type] = {
     cls.type: cls
@@ -179,4 +179,5 @@ def from_json_dict(data: dict[str, Any]) -> Event:
     elif cls is ParityBatch:
         for name in ("max_abs", "mean_abs"):
             kwargs[name] = _unsafe_float(kwargs[name])
-    return cls(**kwargs)
+    event: Event = cls(**kwargs)
+    return event

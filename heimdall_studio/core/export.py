@@ -59,7 +59,8 @@ class ExportResult:
     data_path: str = ""  # the external data file, when there is one
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(self)
+        data: dict[str, Any] = json_safe(self)
+        return data
 
 
 def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cancel: CancelToken,
@@ -194,7 +195,7 @@ def _outputs(module: Any, args: tuple[Any, ...], names: list[str]) -> tuple[list
         raise BadInputError(f"The model returns {len(leaves)} outputs but {len(names)} output names were given "
                             f"({', '.join(names)}).", "Give one output name per output of forward.")
     names = list(names) or paths
-    batched = [name for name, leaf in zip(names, leaves)
+    batched = [name for name, leaf in zip(names, leaves, strict=True)
                if getattr(leaf, "ndim", 0) > 0 and leaf.shape[0] == EXAMPLE_BATCH]
     return names, batched, is_nested(result)
 
@@ -210,7 +211,7 @@ def _fixed_mode(module: Any) -> Any:
             super().__init__()
             self.inner = inner
 
-        def train(self, mode: bool = True) -> "FixedMode":
+        def train(self, mode: bool = True) -> FixedMode:
             return self
 
         def forward(self, *inputs: Any) -> Any:
@@ -279,9 +280,10 @@ def _run_exporter(exporter: str, module: Any, args: tuple[Any, ...], path: Path,
                                         output_names=output_names, opset_version=opset,
                                         dynamic_shapes=shapes if any(shapes) else None,
                                         optimize=options.do_constant_folding)
+            assert program is not None  # dynamo=True always returns the ONNXProgram
             program.save(path, external_data=external)
             return
-        dynamic_axes = {name: spec_axes for name, spec_axes in zip(input_names, axes) if spec_axes}
+        dynamic_axes = {name: spec_axes for name, spec_axes in zip(input_names, axes, strict=True) if spec_axes}
         batch_name = next((n for spec_axes in axes for n in spec_axes.values() if n.lower() in BATCH_NAMES), "")
         dynamic_axes.update({name: {0: batch_name} for name in batched_outputs if batch_name})
         torch.onnx.export(module, args, str(path), dynamo=False, input_names=input_names,

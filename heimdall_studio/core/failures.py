@@ -32,9 +32,10 @@ DISK_FULL_HINT = "Free some space on that disk, or choose an output folder on an
 
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None and link not in seen:
+        seen.append(link)
+        link = link.__cause__ or link.__context__
     return seen
 
 
@@ -105,8 +106,8 @@ def ort_load_error(exc: BaseException, onnx_path: Path) -> HeimdallError:
         return BadInputError(
             f"ONNX Runtime {ort.__version__} has no kernel for the operator {op} at {at} (the {op}-{since} "
             f"definition) used in {name}, so it cannot run the model.",
-            f"Re-export the model at a newer opset (--opset 17 or higher for a PyTorch source), or convert the "
-            f"file: onnx.version_converter.convert_version(model, 17).")
+            "Re-export the model at a newer opset (--opset 17 or higher for a PyTorch source), or convert the "
+            "file: onnx.version_converter.convert_version(model, 17).")
     return BadInputError(f"ONNX Runtime {ort.__version__} cannot load {name}: {text}",
                          "The file is damaged or uses something this ONNX Runtime does not support; "
                          "`heimdall-studio inspect` shows what onnx.checker thinks of it. Export it again.")
@@ -131,7 +132,8 @@ def ort_run_error(exc: BaseException, onnx_path: Path, feed: Mapping[str, Any]) 
 def _describe(value: Any) -> str:
     shape = tuple(getattr(value, "shape", ()))
     dtype = getattr(value, "dtype", "")
-    if getattr(dtype, "kind", "") in "iu" and getattr(value, "size", 0):
+    size = getattr(value, "size", 0)
+    if getattr(dtype, "kind", "") in "iu" and size:
         return f"({dtype} {shape}, random values {int(value.min())}..{int(value.max())})"
     return f"({dtype} {shape})"
 

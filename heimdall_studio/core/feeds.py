@@ -72,13 +72,14 @@ def load_npz_feed(path: Path, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
     extra = [name for name in arrays if name not in wanted]
     if missing or extra:
         raise BadInputError(
-            f"{path.name} does not match the model's inputs: missing {missing or 'none'}, unexpected {extra or 'none'}.",
+            f"{path.name} does not match the model's inputs: missing {missing or 'none'}, "
+            f"unexpected {extra or 'none'}.",
             f"Save exactly one array per input: {', '.join(wanted)}.")
     feed = {}
     for spec in specs:
         array = arrays[spec.name]
         fixed_ok = len(array.shape) == len(spec.shape) and all(
-            isinstance(d, str) or d == n for d, n in zip(spec.shape, array.shape))
+            isinstance(d, str) or d == n for d, n in zip(spec.shape, array.shape, strict=True))
         if not fixed_ok:
             raise BadInputError(f"Input {spec.name!r} in {path.name} has shape {tuple(array.shape)}, "
                                 f"the model wants {spec.shape}.",

@@ -49,7 +49,8 @@ class MetadataResult:
     created_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(self)
+        data: dict[str, Any] = json_safe(self)
+        return data
 
 
 def sha256_file(path: Path, chunk: int = CHUNK, cancel: CancelToken | None = None) -> str:
@@ -82,7 +83,8 @@ def metadata_step(onnx_path: Path, model: LoadedModel, export: Any | None,
         raise BadInputError(f"{onnx_path.name} refers to {', '.join(missing)}, which is missing.",
                             "Keep the .onnx and its .data file(s) together in one folder.")
     total = sum(p.stat().st_size for p in parts)
-    files, hashed, last = [], 0, time.perf_counter()
+    files: list[dict[str, Any]] = []
+    hashed, last = 0, time.perf_counter()
     yield Progress(METADATA, 0, total, f"Hashing {onnx_path.name}")
     for part in parts:
         digest = hashlib.sha256()
@@ -142,7 +144,7 @@ def known_sha256(path: Path, metadata: dict[str, Any] | None, cancel: CancelToke
     for entry in (metadata or {}).get("files", []):
         if (entry.get("sha256") and Path(entry.get("path", "")).resolve() == Path(path).resolve()
                 and entry.get("size_bytes") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns):
-            return entry["sha256"]
+            return str(entry["sha256"])
     return sha256_file(path, cancel=cancel)
 
 

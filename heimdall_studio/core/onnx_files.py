@@ -40,7 +40,7 @@ def _dtype_name(elem_type: int) -> str:
     if elem_type == onnx.TensorProto.STRING:
         return "string"
     try:
-        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
+        return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type).name)
     except (KeyError, ValueError, TypeError):  # a damaged file's made-up type number
         return f"unknown({elem_type})"
 

@@ -161,7 +161,8 @@ class ParityResult:
     failures: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(self)
+        data: dict[str, Any] = json_safe(self)
+        return data
 
 
 def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], options: ParityOptions,

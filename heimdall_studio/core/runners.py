@@ -79,7 +79,7 @@ class Runner(abc.ABC):
     def describe(self) -> str:
         return f"{self.runtime} on {self.device} ({self.provider})"
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         self.activate()
         return self
 
@@ -223,9 +223,9 @@ class TorchRunner(Runner):
                 f"names were given ({', '.join(names)}).",
                 "Give one --output-name per output the model's forward returns.")
         if set(paths) == set(names):  # named by the structure: match by name, whatever the order
-            by_name = dict(zip(paths, leaves))
+            by_name = dict(zip(paths, leaves, strict=True))
             leaves = [by_name[name] for name in names]
-        return {name: leaf.detach().cpu().numpy() for name, leaf in zip(names, leaves)}
+        return {name: leaf.detach().cpu().numpy() for name, leaf in zip(names, leaves, strict=True)}
 
 
 ProviderSpec = str | tuple[str, dict[str, Any]]
@@ -257,7 +257,7 @@ class OrtRunner(Runner):
     @property
     def provider(self) -> str:
         if self._session is not None:
-            return self._session.get_providers()[0]
+            return str(self._session.get_providers()[0])
         return self.providers[0][0]
 
     @property
@@ -304,7 +304,7 @@ class OrtRunner(Runner):
             results = self._session.run(self._output_names, arrays)
         except Exception as exc:  # INVALID_ARGUMENT for a feed the model rejects, allocation failures, …
             raise ort_run_error(exc, self.onnx_path, arrays) from None
-        return dict(zip(self._output_names, results))
+        return dict(zip(self._output_names, results, strict=True))
 
 
 def _with_default_options(provider: ProviderSpec) -> tuple[str, dict[str, Any]]:

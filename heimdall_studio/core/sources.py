@@ -210,7 +210,8 @@ def _load_state_dict_file(path: Path, content: Mapping[str, Any], options: Sourc
     import torch
 
     metadata: dict[str, Any] = {}
-    heimdall = content.get("heimdall") if isinstance(content.get("heimdall"), Mapping) else {}
+    found = content.get("heimdall")
+    heimdall: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     hyper: Mapping[str, Any] = {}
     if isinstance(content.get("model_state_dict"), Mapping):
         kind, state_dict = kinds.CHECKPOINT, content["model_state_dict"]

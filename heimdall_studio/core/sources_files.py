@@ -163,7 +163,7 @@ def _onnx_dtype(elem_type: int) -> str:
     try:
         import numpy as np
 
-        name = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name
+        name: str = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name
     except Exception:
         try:
             name = onnx.TensorProto.DataType.Name(elem_type).lower()

@@ -92,7 +92,7 @@ def refuse_unsafe_parts(path: Path) -> None:
     if objects:
         raise BadInputError(f"{path} holds pickled Python or TorchBind objects ({', '.join(objects[:3])}); "
                             "loading them runs code from the file, so it was not loaded.", _TRUST_HINT)
-    for name, text in zip(programs, texts):
+    for name, text in zip(programs, texts, strict=True):
         try:
             program = json.loads(text)
         except ValueError as exc:

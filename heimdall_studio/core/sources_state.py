@@ -73,7 +73,8 @@ def forget_working_directory() -> None:
     imported instead of it. ``--model-class`` still finds the user's module there (see
     :func:`import_model_class`), for that one import only.
     """
-    if not sys.flags.safe_path and sys.path and sys.path[0] in ("", os.getcwd()):
+    # sys.flags.safe_path (python -P) is new in 3.11; 3.10 always puts the script's folder first.
+    if not getattr(sys.flags, "safe_path", False) and sys.path and sys.path[0] in ("", os.getcwd()):
         sys.path.pop(0)
 
 
@@ -224,7 +225,8 @@ def build_localization_net(state_dict: Mapping[str, Any], prefix: str, kwargs: M
 
     The backbone size always comes from the weights (a ``backbone`` in ``kwargs`` is
     ignored). Kwargs from the file that LocalizationNet does not take are dropped;
-    ``kwargs_given`` (the user's --model-kwargs) makes them an error instead. Raises BadInputError for inconsistent checkpoints (see
+    ``kwargs_given`` (the user's --model-kwargs) makes them an error instead. Raises BadInputError for
+    inconsistent checkpoints (see
     :func:`heimdall_studio.models.localization_net.infer_backbone`) or weights that do not fit.
     """
     import torch

@@ -53,7 +53,7 @@ class TensorSpec:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TensorSpec":
+    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
         return cls(name=data["name"], shape=tuple(data["shape"]), dtype=data.get("dtype", "float32"))
 
     def __str__(self) -> str:

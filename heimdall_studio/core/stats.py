@@ -47,6 +47,6 @@ class ContentionMeter:
         self._start = self._sample()
 
     def stop(self) -> float:
-        wall, busy, own = (end - begin for end, begin in zip(self._sample(), self._start))
+        wall, busy, own = (end - begin for end, begin in zip(self._sample(), self._start, strict=True))
         capacity = wall * (os.cpu_count() or 1)
         return min(1.0, max(0.0, (busy - own) / capacity)) if capacity > 0 else 0.0

@@ -57,7 +57,7 @@ class ValidationResult:
     runtime_hint: str = ""  # and what to do about it
 
     def to_dict(self) -> dict[str, Any]:
-        data = json_safe(self)
+        data: dict[str, Any] = json_safe(self)
         data["inputs"] = [spec.to_dict() for spec in self.inputs]
         data["outputs"] = [spec.to_dict() for spec in self.outputs]
         return data
@@ -71,7 +71,7 @@ def validate_step(onnx_path: Path, cancel: CancelToken) -> Generator[Event, None
     model = load_structure(onnx_path)
     locations = external_locations(model)
     parts = external_data_paths(onnx_path, model)  # BadInputError for data outside the model's folder
-    missing = [loc for loc, part in zip(locations, parts) if not part.is_file()]
+    missing = [loc for loc, part in zip(locations, parts, strict=True) if not part.is_file()]
     if missing:
         raise BadInputError(f"{onnx_path.name} keeps its weights in {', '.join(missing)}, which is missing "
                             f"from {onnx_path.parent}.",

@@ -16,6 +16,8 @@ import os
 import signal
 import sys
 import threading
+from types import FrameType
+from typing import TextIO
 
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import CancelledError
@@ -26,7 +28,7 @@ from heimdall_studio.engine.pipeline import run_pipeline
 from heimdall_studio.engine.request import PipelineRequest
 
 
-def _protocol_stream():
+def _protocol_stream() -> TextIO:
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -47,7 +49,7 @@ def main() -> int:
     request = PipelineRequest.from_json(sys.stdin.readline())
     cancel = CancelToken()
 
-    def on_signal(signum, frame):  # noqa: ARG001
+    def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
         cancel.cancel()
         if signum == signal.SIGTERM:
             # Raised in the main thread between bytecodes: unwinds a long export so

@@ -107,11 +107,11 @@ class EngineClient:
                 except OSError:
                     pass
 
-    def __enter__(self) -> "EngineClient":
+    def __enter__(self) -> EngineClient:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- events -------------------------------------------------------------

@@ -19,8 +19,8 @@ from typing import Any
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import EXIT_CODES, BadInputError, ErrorKind, HeimdallError
-from heimdall_studio.core.redact import mask_all
 from heimdall_studio.core.failures import DISK_FULL_HINT, describe_os_error, is_disk_full, user_error
+from heimdall_studio.core.redact import mask_all
 from heimdall_studio.engine.report import new_report, record_step, write_report
 from heimdall_studio.engine.request import PipelineRequest
 from heimdall_studio.engine.state import RunState, SkipStep
@@ -85,12 +85,12 @@ def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallE
         known = user_error(exc, f"running the {step} step")  # out of memory, disk full, ONNX Runtime
         if known is not None:
             return (yield from _failed(step, state, known, started))
-        err = HeimdallError(f"{step} failed unexpectedly: {type(exc).__name__}: {exc}".strip(),
+        bug = HeimdallError(f"{step} failed unexpectedly: {type(exc).__name__}: {exc}".strip(),
                             "This looks like a bug in Heimdall Studio or a library; the details "
                             "hold the traceback. Run with --debug to see it in the terminal.")
-        state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message})
-        yield ev.StepFailed(step, err.kind.value, err.message, err.hint, traceback.format_exc())
-        return err
+        state.report["errors"].append({"step": step, "kind": bug.kind.value, "message": bug.message})
+        yield ev.StepFailed(step, bug.kind.value, bug.message, bug.hint, traceback.format_exc())
+        return bug
     seconds = time.perf_counter() - started
     data = result.to_dict() if hasattr(result, "to_dict") else dict(result or {})
     passed = bool(getattr(result, "passed", data.get("passed", True)))
@@ -103,7 +103,7 @@ def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallE
 
 def _failed(step: str, state: RunState, err: HeimdallError,
             started: float) -> Generator[ev.Event, None, HeimdallError]:
-    partial = getattr(err, "result", None)  # a step's result that is also a failure (see run_validate)
+    partial = err.result  # a step's result that is also a failure (see run_validate)
     if partial is not None:
         record_step(state.report, step, partial.to_dict(), time.perf_counter() - started)
     state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message,

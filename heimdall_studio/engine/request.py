@@ -50,7 +50,7 @@ class PipelineRequest:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "PipelineRequest":
+    def from_json(cls, text: str) -> PipelineRequest:
         data = json.loads(text)
         src = dict(data.get("source_options", {}))
         for key in ("inputs", "output_names"):

@@ -23,7 +23,6 @@ from heimdall_studio.core.events import PipelineFinished
 from heimdall_studio.engine.client import EngineClient
 from heimdall_studio.engine.request import PipelineRequest
 
-
 COALESCE_S = 0.05  # the UI thread hears from the engine at most 20 times a second
 _END = object()
 

@@ -13,7 +13,6 @@ import argparse
 import sys
 import time
 
-
 _GRAPH_STATE_JS = "document.querySelectorAll('.node').length + ' ' + document.body.className"
 
 

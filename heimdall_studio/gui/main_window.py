@@ -382,7 +382,8 @@ class MainWindow(QMainWindow):
             return
         if anyway and QMessageBox.question(
                 self, "Push anyway?", "Parity with PyTorch did not pass for this model. Push and register "
-                "it anyway? The version's tags record that parity failed.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                "it anyway? The version's tags record that parity failed.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
             return
         from heimdall_studio.integrations.push import PushOptions

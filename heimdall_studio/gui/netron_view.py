@@ -15,7 +15,6 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStyle, QVBoxLayout, QWidget
 
 
-
 def _web_engine_view_class():
     """QWebEngineView, imported on first use (a few hundred ms kept out of the first paint), or None
     when QtWebEngine is not installed. AA_ShareOpenGLContexts, set before the QApplication, makes the

@@ -31,7 +31,7 @@ class RunDefaults:
     batch_sizes: str = ", ".join(str(b) for b in _BENCH.batch_sizes)
 
     @classmethod
-    def load(cls, settings: QSettings) -> "RunDefaults":
+    def load(cls, settings: QSettings) -> RunDefaults:
         """The saved defaults; a missing or unreadable value falls back to the built-in one."""
         result = cls()
         for f in dataclasses.fields(cls):

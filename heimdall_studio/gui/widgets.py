@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 
 from heimdall_studio.gui.theme import FAIL_COLOR
 
-
 # Hints from the engine name the CLI's flags; in the app the same choice is a control.
 _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"(?i:pass |use |add )?--trust\b"), "tick “Trust this file” in the Source panel"),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from heimdall_studio.core.errors import BadInputError, HeimdallError, ServiceError
 from heimdall_studio.core.redact import mask_credentials
@@ -82,15 +83,16 @@ def mlflow_session(settings: Settings) -> Iterator[Any]:
 
 
 def _is_mlflow_failure(exc: BaseException) -> bool:
-    from mlflow.exceptions import MlflowException
-
     import requests
+    from mlflow.exceptions import MlflowException
 
     return isinstance(exc, (MlflowException, requests.RequestException, ConnectionError, OSError))
 
 
 def where(settings: Settings) -> str:
-    return "the embedded MLflow store" if settings.is_embedded else f"MLflow at {mask_credentials(settings.tracking_uri)}"
+    if settings.is_embedded:
+        return "the embedded MLflow store"
+    return f"MLflow at {mask_credentials(settings.tracking_uri)}"
 
 
 def mlflow_error(exc: BaseException, settings: Settings, action: str = "") -> HeimdallError:
@@ -128,9 +130,9 @@ def ensure_experiment(client: Any, settings: Settings, name: str) -> str:
     """The experiment's id, created (with an artifact folder under the data dir when embedded)."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
-        return experiment.experiment_id
+        return str(experiment.experiment_id)
     location = settings.embedded_artifact_root.as_uri() if settings.is_embedded else None
-    return client.create_experiment(name, artifact_location=location)
+    return str(client.create_experiment(name, artifact_location=location))
 
 
 def quote(value: str) -> str:

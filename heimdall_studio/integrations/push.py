@@ -16,14 +16,15 @@ import queue
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generator
+from typing import Any
 
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, GateFailedError, HeimdallError, ServiceError
-from heimdall_studio.core.metadata import known_sha256
+from heimdall_studio.core.metadata import known_sha256, sha256_file
 from heimdall_studio.core.redact import mask_all
 from heimdall_studio.integrations import report_figures
 from heimdall_studio.integrations.mlflow_client import ensure_experiment, mlflow_session, where
@@ -34,7 +35,7 @@ from heimdall_studio.integrations.registry import (
     promote_version,
 )
 from heimdall_studio.integrations.settings import Settings, load_settings
-from heimdall_studio.integrations.store import LocalStore, ObjectStore, render_prefix, sha256_file
+from heimdall_studio.integrations.store import LocalStore, ObjectStore, render_prefix
 
 REPORT_NAME = "heimdall-report.json"
 PROMOTE_CHOICES = ("", "staging", "production")
@@ -60,7 +61,7 @@ class PushOptions:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PushOptions":
+    def from_dict(cls, data: dict[str, Any]) -> PushOptions:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -220,7 +221,8 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
         existing = None if options.force else find_version_by_sha256(client, name, sha256)
         if existing is not None:
             yield ev.Log("info", f"{name} version {existing.version} already holds this file "
-                                 f"(sha256 {sha256[:12]}…); nothing uploaded. Use --force to register it again.", ev.PUSH)
+                                 f"(sha256 {sha256[:12]}…); nothing uploaded. Use --force to register it again.",
+                         ev.PUSH)
             existing = client.get_model_version(existing.name, existing.version)  # search omits aliases
             return (yield from _finish_existing(client, settings, existing, sha256, options))
 
@@ -233,14 +235,16 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
     run_id = options.run_id
     exported_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     opset = report_figures.params(report).get("opset", "")
-    metadata = {"export-date": exported_at, "model-type": profile.model_type, "file-size": str(onnx_path.stat().st_size),
-                "sha256": sha256, "opset": str(opset), "source-run-id": run_id, "file-name": onnx_path.name}
+    metadata = {"export-date": exported_at, "model-type": profile.model_type,
+                "file-size": str(onnx_path.stat().st_size), "sha256": sha256, "opset": str(opset),
+                "source-run-id": run_id, "file-name": onnx_path.name}
 
     with tempfile.TemporaryDirectory(prefix="heimdall-push-") as tmp:
         report_path = Path(tmp) / REPORT_NAME
         report_path.write_text(json.dumps(ev.json_safe(report), indent=2) + "\n", encoding="utf-8")
         uploads = [(p, {"sha256": known_sha256(p, hashed, cancel), "part-of": onnx_path.name}) for p in parts]
-        uploads += [(onnx_path, metadata), (report_path, {"sha256": sha256_file(report_path), "part-of": onnx_path.name})]
+        uploads += [(onnx_path, metadata),
+                    (report_path, {"sha256": sha256_file(report_path), "part-of": onnx_path.name})]
         total = sum(p.stat().st_size for p, _ in uploads)
         yield ev.Log("info", f"Uploading {len(uploads)} file(s), {total / 1e6:.1f} MB, to {store.uri(prefix)} "
                              f"({store.location})", ev.PUSH)

@@ -93,7 +93,8 @@ def version_summary(version: Any, aliases: dict[str, str] | None = None) -> dict
     tags = dict(version.tags or {})
     version_aliases = list(getattr(version, "aliases", None) or [])
     if aliases:
-        version_aliases = sorted(set(version_aliases) | {a for a, v in aliases.items() if str(v) == str(version.version)})
+        version_aliases = sorted(set(version_aliases)
+                                 | {a for a, v in aliases.items() if str(v) == str(version.version)})
     created = _dt.datetime.fromtimestamp(version.creation_timestamp / 1000, _dt.timezone.utc)
     figures = {k: v for k, v in tags.items() if k.startswith("latency.") or k in ("parity_passed", "opset")}
     return {

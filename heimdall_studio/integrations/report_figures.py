@@ -25,6 +25,11 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _section(report: dict[str, Any], key: str) -> dict[str, Any]:
+    value = report.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _parity_outputs(parity: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     outputs = parity.get("outputs") or parity.get("per_output") or {}
     if isinstance(outputs, dict):
@@ -58,7 +63,7 @@ def _percentile(entry: dict[str, Any], pct: str) -> float | None:
 def metrics(report: dict[str, Any]) -> dict[str, float]:
     """Parity max/mean abs per output and latency p50/p99 per runtime/device/batch."""
     result: dict[str, float] = {}
-    parity = report.get("parity") if isinstance(report.get("parity"), dict) else {}
+    parity = _section(report, "parity")
     for output, stats in _parity_outputs(parity):
         for stat in ("max_abs", "mean_abs"):
             value = _number(stats.get(stat))
@@ -74,15 +79,15 @@ def metrics(report: dict[str, Any]) -> dict[str, float]:
 
 
 def params(report: dict[str, Any]) -> dict[str, str]:
-    export = report.get("export") if isinstance(report.get("export"), dict) else {}
-    onnx = report.get("onnx") if isinstance(report.get("onnx"), dict) else {}
-    parity = report.get("parity") if isinstance(report.get("parity"), dict) else {}
+    export = _section(report, "export")
+    onnx = _section(report, "onnx")
+    parity = _section(report, "parity")
     found: dict[str, Any] = {
         "exporter": export.get("exporter"),
         "opset": onnx.get("opset") or export.get("opset"),
         "source": (report.get("source") or {}).get("path") if isinstance(report.get("source"), dict) else None,
     }
-    criteria = parity.get("criteria") if isinstance(parity.get("criteria"), dict) else {}
+    criteria = _section(parity, "criteria")
     tolerance = criteria.get("default") or parity.get("tolerance") or {}
     for key in ("atol", "rtol", "mean_atol"):
         value = tolerance.get(key) if isinstance(tolerance, dict) else None

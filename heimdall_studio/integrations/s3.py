@@ -50,7 +50,7 @@ class S3Store:
         self.checksums_supported = True
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> "S3Store":
+    def from_settings(cls, settings: Any, **kwargs: Any) -> S3Store:
         creds = settings.credentials
         p = settings.profile
         kwargs.setdefault("part_size", p.part_size_mb * MB)

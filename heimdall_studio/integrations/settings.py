@@ -79,7 +79,7 @@ class Profile:
     part_size_mb: int = 8  # multipart part size for S3 uploads (5 MB at least)
 
     @classmethod
-    def from_dict(cls, name: str, data: dict[str, Any]) -> "Profile":
+    def from_dict(cls, name: str, data: dict[str, Any]) -> Profile:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known - set(SECRET_FIELDS))
         if unknown:
@@ -214,7 +214,8 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     data.setdefault("profiles", {})
     data.setdefault("active_profile", EMBEDDED)
     data["schema"] = SCHEMA_VERSION
-    return data
+    migrated: dict[str, Any] = data
+    return migrated
 
 
 def _write_settings_file(path: Path, data: dict[str, Any]) -> Path:
@@ -277,8 +278,9 @@ def load_settings(profile: str | None = None, *, with_secrets: bool = True) -> S
                 setattr(result, attr, user_env(var))
                 origins[attr] = f"env:{var}"
                 break
-    if (user_env("HEIMDALL_S3_PART_SIZE_MB") or "").isdigit():
-        result.part_size_mb = int(user_env("HEIMDALL_S3_PART_SIZE_MB"))
+    part_size = user_env("HEIMDALL_S3_PART_SIZE_MB") or ""
+    if part_size.isdigit():
+        result.part_size_mb = int(part_size)
         origins["part_size_mb"] = "env:HEIMDALL_S3_PART_SIZE_MB"
     if (user_env("HEIMDALL_VERIFY_TLS") or "").lower() in ("0", "false", "no"):
         result.verify_tls = False
@@ -293,8 +295,9 @@ def _load_credentials(profile: str, warnings: list[str]) -> Credentials:
     origins: dict[str, str] = {}
     for attr, variables in _ENV_SECRETS.items():
         for var in variables:
-            if user_env(var):
-                values[attr], origins[attr] = user_env(var), f"env:{var}"
+            value = user_env(var)
+            if value:
+                values[attr], origins[attr] = value, f"env:{var}"
                 break
     missing = [a for a in _ENV_SECRETS if a not in values]
     if missing and profile != EMBEDDED:
@@ -391,11 +394,11 @@ def environment_overlay(values: dict[str, str]) -> Iterator[None]:
         yield
     finally:
         with _overlay_lock:
-            for k, v in mine.items():
+            for k, before in mine.items():
                 del _overlaid[k]
                 if os.environ.get(k) != (values[k] or None):
                     continue
-                if v is None:
+                if before is None:
                     os.environ.pop(k, None)
                 else:
-                    os.environ[k] = v
+                    os.environ[k] = before

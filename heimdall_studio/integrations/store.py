@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError, ServiceError

@@ -106,7 +106,7 @@ def build_features(config: ConvNeXtConfig) -> nn.Sequential:
             LayerNorm2d(widths[0], eps=1e-6),
         )
     ]
-    for stage, (width, depth) in enumerate(zip(widths, depths)):
+    for stage, (width, depth) in enumerate(zip(widths, depths, strict=True)):
         layers.append(nn.Sequential(*[CNBlock(width) for _ in range(depth)]))
         if stage < len(widths) - 1:
             layers.append(

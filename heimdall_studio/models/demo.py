@@ -44,6 +44,9 @@ def demo_model(backbone: str = "tiny", seed: int = 0) -> LocalizationNet:
             if isinstance(module, CNBlock):
                 module.layer_scale.uniform_(0.05, 0.5, generator=generator)
             elif isinstance(module, nn.BatchNorm1d):
+                # Built with track_running_stats (the default): the running buffers exist.
+                assert module.running_mean is not None and module.running_var is not None
+                assert module.num_batches_tracked is not None
                 module.running_mean.normal_(0.0, 0.1, generator=generator)
                 module.running_var.uniform_(0.05, 0.5, generator=generator)
                 module.weight.uniform_(0.5, 1.5, generator=generator)

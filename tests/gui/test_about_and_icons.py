@@ -66,7 +66,8 @@ def test_help_about_shows_versions_folders_providers_and_copies_them(window, qtb
     text = seen["text"]
     for line in (f"torch: {version('torch')}", f"onnx: {version('onnx')}", f"onnxruntime: {version('onnxruntime')}",
                  f"mlflow: {version('mlflow')}", "Heimdall Studio: 0.1.0", "Qt: 6.",
-                 f"Data folder: {os.environ['HEIMDALL_DATA_DIR']}", f"Config folder: {os.environ['HEIMDALL_CONFIG_DIR']}"):
+                 f"Data folder: {os.environ['HEIMDALL_DATA_DIR']}",
+                 f"Config folder: {os.environ['HEIMDALL_CONFIG_DIR']}"):
         assert line in text, line
     assert "ONNX Runtime providers: " in text and "CPUExecutionProvider" in text
     assert seen["clipboard"] == text

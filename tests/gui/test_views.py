@@ -143,7 +143,7 @@ def _assert_legend_clear_of_bars(view) -> None:
     vb = item.getViewBox()
     for bars, *_ in view._bars.values():
         o = bars.opts
-        for x, height in zip(o["x"], o["height"]):
+        for x, height in zip(o["x"], o["height"], strict=True):
             rect = vb.mapViewToScene(QRectF(x - o["width"] / 2, o["y0"], o["width"], height)).boundingRect()
             assert not rect.intersects(legend), f"the legend covers the bar at x={x}"
 

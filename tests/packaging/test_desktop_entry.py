@@ -26,7 +26,8 @@ def test_the_packaged_launcher_entry_validates():
 
 
 def test_the_appstream_metainfo_validates():
-    done = _tool("appstreamcli", "validate", "--no-net", str(PACKAGING / "io.github.heimdall_studio.HeimdallStudio.metainfo.xml"))
+    metainfo = PACKAGING / "io.github.heimdall_studio.HeimdallStudio.metainfo.xml"
+    done = _tool("appstreamcli", "validate", "--no-net", str(metainfo))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation was successful" in done.stdout
 

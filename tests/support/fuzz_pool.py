@@ -48,10 +48,10 @@ def _serve() -> None:
     """The worker: read a job per line on stdin, answer a JSON line on the original stdout."""
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # prints between cases cannot corrupt the answers
-    from heimdall_studio.cli.main import main
-
     import onnxruntime  # noqa: F401  (imported once here, not inside the first case's time)
     import torch  # noqa: F401
+
+    from heimdall_studio.cli.main import main
 
     answers.write("ready\n")
     answers.flush()
@@ -149,7 +149,8 @@ def run_jobs(jobs: list[Job], *, workers: int, limit_s: float, root: str, env: d
                         answer = json.loads(line)
                         worker.job = None
                         if job is not None:
-                            outcomes.append(Outcome(job.case_id, answer["code"], answer["output"], now - worker.started))
+                            outcomes.append(Outcome(job.case_id, answer["code"], answer["output"],
+                                                    now - worker.started))
                         continue
                     worker.kill()  # end of stream: the worker died
                     pool[index] = _Worker(root, env)

@@ -85,7 +85,8 @@ def test_engine_process_never_imports_a_stray_onnxruntime(tmp_path, monkeypatch)
     monkeypatch.chdir(checkpoint.parent)
     request = PipelineRequest(source=str(checkpoint), out_dir=str(tmp_path / "out"),
                               steps=("load", "export", "validate"), export=ExportOptions(exporter="torchscript"),
-                              source_options=SourceOptions(model_class="usermodel_c:Net", inputs=("x:batch,4:float32",)))
+                              source_options=SourceOptions(model_class="usermodel_c:Net",
+                                                           inputs=("x:batch,4:float32",)))
     with EngineClient(request) as client:
         events = list(client.events())
         assert client.wait(30) == 0, events[-1]

@@ -54,7 +54,8 @@ def _unknown_op(folder: Path) -> Path:
 def test_no_kernel_at_the_files_opset_names_the_operator_and_opset(tmp_path, command):
     model = _avgpool_opset1(tmp_path)
     result = cli(command, str(model), "--out", str(tmp_path / "out"), *ONE_BATCH)
-    assert_bad_input(result, "no kernel for the operator AveragePool at opset 1", "Re-export the model at a newer opset")
+    assert_bad_input(result, "no kernel for the operator AveragePool at opset 1",
+                     "Re-export the model at a newer opset")
 
 
 def test_inspect_still_reports_it_as_a_failed_validation(tmp_path):

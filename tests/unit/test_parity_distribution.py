@@ -69,7 +69,7 @@ def _noise(seed=1, scale=3e-4):
 def _ratios(reference, candidate, tol=TOL):
     """|err| / allowed of every element, recomputed from the runners' own outputs (as float64)."""
     out = []
-    for ref, cand in zip(reference.outputs, candidate.outputs):
+    for ref, cand in zip(reference.outputs, candidate.outputs, strict=True):
         ref64, cand64 = ref.astype(np.float64), cand.astype(np.float64)
         out.append(np.abs(cand64 - ref64) / (tol.atol + tol.rtol * np.abs(ref64)))
     return out
@@ -83,7 +83,7 @@ def test_histogram_counts_sum_to_the_compared_elements():
     reference, candidate, out = _run(every_other)
     hist = out["histogram"]
     assert out["elements"] == (4 * 3 + 1) * 30
-    exact = sum(int((r == c).sum()) for r, c in zip(reference.outputs, candidate.outputs))
+    exact = sum(int((r == c).sum()) for r, c in zip(reference.outputs, candidate.outputs, strict=True))
     assert hist["exact"] == exact >= out["elements"] // 2  # not on the log axis, but counted
     assert sum(hist["abs_counts"]) + hist["exact"] == out["elements"]
     assert sum(hist["ratio_counts"]) + hist["exact"] == out["elements"]
@@ -113,7 +113,8 @@ def test_an_error_of_exactly_the_allowed_amount_passes():
     def exactly_atol(y, call):
         return y + np.float32(0.5)  # tanh·3 + 0.5 is exact in float32 for |y| < 3: |err| = atol exactly
     reference, candidate, out = _run(exactly_atol, batches=1, batch_size=2, tol=tol)
-    diffs = np.concatenate([np.abs(c.astype(np.float64) - r) for r, c in zip(reference.outputs, candidate.outputs)])
+    pairs = zip(reference.outputs, candidate.outputs, strict=True)
+    diffs = np.concatenate([np.abs(c.astype(np.float64) - r) for r, c in pairs])
     within = int((diffs <= 0.5).sum())
     assert (diffs == 0.5).sum() > 0 and within < diffs.size  # some exactly at the limit, some above
     edges, counts = np.array(out["histogram"]["ratio_edges"]), np.array(out["histogram"]["ratio_counts"])

@@ -37,7 +37,7 @@ def _same_outputs(a: torch.nn.Module, b: torch.nn.Module, *args: torch.Tensor) -
         out_a, out_b = a(*args), b(*args)
     out_a = out_a if isinstance(out_a, (tuple, list)) else (out_a,)
     out_b = out_b if isinstance(out_b, (tuple, list)) else (out_b,)
-    return all(torch.equal(x, y) for x, y in zip(out_a, out_b))
+    return all(torch.equal(x, y) for x, y in zip(out_a, out_b, strict=True))
 
 
 def _two_head(seed: int = 0, **kwargs) -> TwoHeadNet:

@@ -3,7 +3,6 @@ and the settings-file edits that ``integrations.settings`` has no call for yet."
 
 from __future__ import annotations
 
-
 from heimdall_studio.gui.dataclass_form import FieldSpec
 
 PROFILE_FIELDS: dict[str, FieldSpec] = {
