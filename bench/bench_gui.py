@@ -65,15 +65,36 @@ def one_repeat(python: str, workdir: Path) -> dict[str, float]:
     app_p50, app_contention = ort_p50(app_report)
 
     cli_report_path = workdir / "cli-report.json"
-    cli = run([python, "-m", "heimdall_studio", "bench", str(demo), "--out", str(workdir / "cli-out"),
-               "--overwrite", "--report", str(cli_report_path)], env)
+    cli = run(
+        [
+            python,
+            "-m",
+            "heimdall_studio",
+            "bench",
+            str(demo),
+            "--out",
+            str(workdir / "cli-out"),
+            "--overwrite",
+            "--report",
+            str(cli_report_path),
+        ],
+        env,
+    )
     if cli.returncode:
         raise SystemExit(f"bench exited {cli.returncode}:\n{cli.stderr[-3000:]}")
     cli_p50, cli_contention = ort_p50(json.loads(cli_report_path.read_text()))
-    return {"paint_ms": paint, "import_torch_ms": import_torch_ms, "paint_ratio": paint / import_torch_ms,
-            "stall_max": stall_max, "stall_p99": stall_p99, "run_s": run_s,
-            "app_p50": app_p50, "cli_p50": cli_p50, "p50_ratio": app_p50 / cli_p50,
-            "contention": max(app_contention, cli_contention)}
+    return {
+        "paint_ms": paint,
+        "import_torch_ms": import_torch_ms,
+        "paint_ratio": paint / import_torch_ms,
+        "stall_max": stall_max,
+        "stall_p99": stall_p99,
+        "run_s": run_s,
+        "app_p50": app_p50,
+        "cli_p50": cli_p50,
+        "p50_ratio": app_p50 / cli_p50,
+        "contention": max(app_contention, cli_contention),
+    }
 
 
 def main() -> int:
@@ -86,11 +107,14 @@ def main() -> int:
         for repeat in range(args.repeats):
             row = one_repeat(sys.executable, Path(tmp))
             rows.append(row)
-            print(f"repeat {repeat + 1}: first paint {row['paint_ms']:.0f} ms / import torch "
-                  f"{row['import_torch_ms']:.0f} ms = {row['paint_ratio']:.2f}; ui stall max {row['stall_max']:.0f} "
-                  f"ms, p99 {row['stall_p99']:.0f} ms; ORT bs1 p50 app {row['app_p50']:.2f} ms / CLI "
-                  f"{row['cli_p50']:.2f} ms = {row['p50_ratio']:.3f}; run {row['run_s']:.1f} s; "
-                  f"contention {row['contention']:.0%}", flush=True)
+            print(
+                f"repeat {repeat + 1}: first paint {row['paint_ms']:.0f} ms / import torch "
+                f"{row['import_torch_ms']:.0f} ms = {row['paint_ratio']:.2f}; ui stall max {row['stall_max']:.0f} "
+                f"ms, p99 {row['stall_p99']:.0f} ms; ORT bs1 p50 app {row['app_p50']:.2f} ms / CLI "
+                f"{row['cli_p50']:.2f} ms = {row['p50_ratio']:.3f}; run {row['run_s']:.1f} s; "
+                f"contention {row['contention']:.0%}",
+                flush=True,
+            )
     medians = {key: statistics.median(r[key] for r in rows) for key in rows[0]}
     print("\nmedian of", len(rows), "repeats (goal in brackets):")
     print(f"  ui stall max  {medians['stall_max']:.0f} ms   (≤ {GOALS['stall_max']:.0f})")

@@ -51,9 +51,14 @@ def load_localization_net(backbone: str) -> LoadedModel:
         from heimdall_studio.models.localization_net import INPUT_SPEC, OUTPUT_NAMES
     except ImportError as exc:
         raise SystemExit(f"LocalizationNet is not available in this checkout ({exc}).") from exc
-    return LoadedModel(kind="checkpoint", source=f"localization_{backbone}", module=demo_model(backbone),
-                       inputs=[INPUT_SPEC], output_names=list(OUTPUT_NAMES),
-                       architecture=f"LocalizationNet({backbone})")
+    return LoadedModel(
+        kind="checkpoint",
+        source=f"localization_{backbone}",
+        module=demo_model(backbone),
+        inputs=[INPUT_SPEC],
+        output_names=list(OUTPUT_NAMES),
+        architecture=f"LocalizationNet({backbone})",
+    )
 
 
 def measure(runner: Runner, feed: dict[str, np.ndarray], warmup: int, iterations: int) -> dict[str, float]:
@@ -81,22 +86,34 @@ def main(argv: list[str] | None = None) -> int:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
 
     model = load_localization_net(args.backbone)
-    out: dict[str, Any] = {"backbone": args.backbone, "batch_sizes": batch_sizes, "repeats": args.repeats,
-                           "iterations": args.iterations, "threads": args.threads,
-                           "versions": library_versions(), "exports": {}, "runs": []}
+    out: dict[str, Any] = {
+        "backbone": args.backbone,
+        "batch_sizes": batch_sizes,
+        "repeats": args.repeats,
+        "iterations": args.iterations,
+        "threads": args.threads,
+        "versions": library_versions(),
+        "exports": {},
+        "runs": [],
+    }
     with tempfile.TemporaryDirectory(prefix="heimdall-bench-") as tmp:
-        runners: dict[str, Runner] = {"pytorch": TorchRunner(model.module, ["mel_spectrogram"], model.output_names,
-                                                             threads=args.threads)}
+        runners: dict[str, Runner] = {
+            "pytorch": TorchRunner(model.module, ["mel_spectrogram"], model.output_names, threads=args.threads)
+        }
         for exporter in EXPORTERS:
-            export = drain(export_step(model, Path(tmp), ExportOptions(exporter=exporter, file_name=exporter),
-                                       CancelToken()))
+            export = drain(
+                export_step(model, Path(tmp), ExportOptions(exporter=exporter, file_name=exporter), CancelToken())
+            )
             runner = OrtRunner(export.onnx_path, threads=args.threads)
             parity = drain(parity_step(runners["pytorch"], runner, model.inputs, ParityOptions(), CancelToken()))
             out["exports"][exporter] = {
-                "seconds": export.seconds, "opset": export.opset, "size_bytes": export.size_bytes,
+                "seconds": export.seconds,
+                "opset": export.opset,
+                "size_bytes": export.size_bytes,
                 "parity_passed": parity.passed,
                 "max_abs": {name: o["max_abs"] for name, o in parity.outputs.items()},
-                "mean_abs": {name: o["mean_abs"] for name, o in parity.outputs.items()}}
+                "mean_abs": {name: o["mean_abs"] for name, o in parity.outputs.items()},
+            }
             runners[f"onnxruntime({exporter})"] = runner
         feeds = {b: random_feed(model.inputs, b, np.random.default_rng(b)) for b in batch_sizes}
         for runner in runners.values():
@@ -112,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                 runner.deactivate()
     out["ratios"] = ratios(out["runs"])
     print_table(out)
-    path = Path(args.json) if args.json else (Path(__file__).parent / "results" /
-                                              f"runtimes-{args.backbone}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    path = (
+        Path(args.json)
+        if args.json
+        else (Path(__file__).parent / "results" / f"runtimes-{args.backbone}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2))
     print(f"\nwrote {path}")
@@ -128,26 +148,35 @@ def ratios(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]
         per.setdefault((r["batch_size"], r["runner"]), []).append(r["p50_ms"] / base[(r["repeat"], r["batch_size"])])
     out: dict[str, dict[str, dict[str, float]]] = {}
     for (batch, runner), values in per.items():
-        out.setdefault(str(batch), {})[runner] = {"median": statistics.median(values), "min": min(values),
-                                                  "max": max(values)}
+        out.setdefault(str(batch), {})[runner] = {
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+        }
     return out
 
 
 def print_table(out: dict[str, Any]) -> None:
-    print(f"LocalizationNet-{out['backbone']} on CPU, {out['repeats']} interleaved repeats × "
-          f"{out['iterations']} iterations")
+    print(
+        f"LocalizationNet-{out['backbone']} on CPU, {out['repeats']} interleaved repeats × "
+        f"{out['iterations']} iterations"
+    )
     print("\nexport     seconds  opset  parity  max_abs(positions)")
     for exporter, e in out["exports"].items():
-        print(f"{exporter:<10} {e['seconds']:>7.2f}  {e['opset']:>5}  {'pass' if e['parity_passed'] else 'FAIL':>6}"
-              f"  {e['max_abs'].get('positions', float('nan')):.2e}")
+        print(
+            f"{exporter:<10} {e['seconds']:>7.2f}  {e['opset']:>5}  {'pass' if e['parity_passed'] else 'FAIL':>6}"
+            f"  {e['max_abs'].get('positions', float('nan')):.2e}"
+        )
     print("\nbatch  runner                      p50 / PyTorch p50 (median [min–max])  median p50 ms  contention")
     for batch, by_runner in out["ratios"].items():
         for runner, ratio in by_runner.items():
             runs = [r for r in out["runs"] if r["runner"] == runner and str(r["batch_size"]) == batch]
             p50 = statistics.median(r["p50_ms"] for r in runs)
             contention = max(r["contention"] for r in runs)
-            print(f"{batch:>5}  {runner:<26}  {ratio['median']:>6.2f} [{ratio['min']:.2f}–{ratio['max']:.2f}]"
-                  f"{'':>17}{p50:>9.2f}  {contention:>9.0%}")
+            print(
+                f"{batch:>5}  {runner:<26}  {ratio['median']:>6.2f} [{ratio['min']:.2f}–{ratio['max']:.2f}]"
+                f"{'':>17}{p50:>9.2f}  {contention:>9.0%}"
+            )
 
 
 if __name__ == "__main__":

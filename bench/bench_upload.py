@@ -41,8 +41,9 @@ def main() -> int:
             raw = s3_client(endpoint)
             raw.create_bucket(Bucket="bench")
             store = S3Store(endpoint.url, "bench", "us-east-1", endpoint.access_key, endpoint.secret_key)
-            config = TransferConfig(multipart_threshold=store.part_size, multipart_chunksize=store.part_size,
-                                    max_concurrency=4)
+            config = TransferConfig(
+                multipart_threshold=store.part_size, multipart_chunksize=store.part_size, max_concurrency=4
+            )
             ours, plain = [], []
             for i in range(args.repeats):
                 start = time.perf_counter()

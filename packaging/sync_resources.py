@@ -21,8 +21,11 @@ SOURCES = ROOT / "resources"
 SHIPPED = ROOT / "heimdall_studio" / "resources"
 APP_ICON = "heimdall-studio"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
-DESKTOP_FILES = ("heimdall-studio.desktop", "heimdall-studio-mime.xml",
-                 "io.github.heimdall_studio.HeimdallStudio.metainfo.xml")
+DESKTOP_FILES = (
+    "heimdall-studio.desktop",
+    "heimdall-studio-mime.xml",
+    "io.github.heimdall_studio.HeimdallStudio.metainfo.xml",
+)
 
 
 def png_path(size: int) -> Path:
@@ -48,7 +51,7 @@ def render(svg: Path, size: int):
 
 def qrc_text() -> str:
     icons = sorted(p.relative_to(SOURCES).as_posix() for p in (SOURCES / "icons").rglob("*") if p.is_file())
-    lines = ['<!DOCTYPE RCC>', '<RCC version="1.0">', '  <qresource prefix="/">']
+    lines = ["<!DOCTYPE RCC>", '<RCC version="1.0">', '  <qresource prefix="/">']
     lines += [f"    <file>{path}</file>" for path in icons]
     lines += ["  </qresource>", "</RCC>", ""]
     return "\n".join(lines)

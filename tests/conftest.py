@@ -7,9 +7,18 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 # Never let a test talk to a user's real servers or write into a real data dir.
-SERVICE_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                     "AWS_SESSION_TOKEN", "MLFLOW_S3_ACCESS_KEY_ID", "MLFLOW_S3_SECRET_ACCESS_KEY",
-                     "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_TOKEN", "HEIMDALL_PROFILE")
+SERVICE_VARIABLES = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "MLFLOW_S3_ACCESS_KEY_ID",
+    "MLFLOW_S3_SECRET_ACCESS_KEY",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_TRACKING_TOKEN",
+    "HEIMDALL_PROFILE",
+)
 for _var in SERVICE_VARIABLES:
     os.environ.pop(_var, None)
 

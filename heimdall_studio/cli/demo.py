@@ -34,8 +34,10 @@ def run_demo(args: argparse.Namespace) -> int:
         from heimdall_studio.gui.app import display_available
 
         if not display_available():
-            print("No display found (DISPLAY and WAYLAND_DISPLAY are not set): running the headless "
-                  "pipeline in this terminal instead.")
+            print(
+                "No display found (DISPLAY and WAYLAND_DISPLAY are not set): running the headless "
+                "pipeline in this terminal instead."
+            )
         else:
             from heimdall_studio.gui.platform_check import qt_platform_problem
 
@@ -50,7 +52,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     out_dir = checkpoint.parent / "out"
     request = PipelineRequest(
-        source=str(checkpoint), out_dir=str(out_dir),
+        source=str(checkpoint),
+        out_dir=str(out_dir),
         steps=(ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.PARITY, ev.BENCHMARK, ev.METADATA, ev.PUSH),
         export=ExportOptions(overwrite=True),
         benchmark=BenchmarkOptions(iterations=50, warmup=5),

@@ -30,8 +30,10 @@ RESOURCES = Path(heimdall_studio.__file__).resolve().parent / "resources"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("install-desktop", help="add the app to your launcher, with its icon and file types "
-                                               "(.onnx, .pt2; Open with for .pt/.pth)")
+    p = sub.add_parser(
+        "install-desktop",
+        help="add the app to your launcher, with its icon and file types (.onnx, .pt2; Open with for .pt/.pth)",
+    )
     p.add_argument("--uninstall", action="store_true", help="remove what install-desktop added")
     p.set_defaults(func=cmd_install_desktop)
 
@@ -56,12 +58,15 @@ class XdgPaths:
     @classmethod
     def from_environment(cls) -> XdgPaths:
         home = Path.home()
-        return cls(Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share"),
-                   Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config"))
+        return cls(
+            Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share"),
+            Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config"),
+        )
 
     def icon_files(self) -> list[Path]:
-        return ([self.icons / f"{n}x{n}" / "apps" / f"{ICON_NAME}.png" for n in ICON_SIZES]
-                + [self.icons / "scalable" / "apps" / f"{ICON_NAME}.svg"])
+        return [self.icons / f"{n}x{n}" / "apps" / f"{ICON_NAME}.png" for n in ICON_SIZES] + [
+            self.icons / "scalable" / "apps" / f"{ICON_NAME}.svg"
+        ]
 
 
 def launcher_command() -> list[str]:
@@ -111,12 +116,14 @@ def install(paths: XdgPaths, command: list[str]) -> list[str]:
     _write(paths.mime_file, (RESOURCES / "desktop" / "heimdall-studio-mime.xml").read_bytes())
     _edit_mimeapps(paths.mimeapps, add=True)
     notes = _refresh_caches(paths)
-    return [f"Installed the launcher entry {paths.desktop_file}",
-            f"  runs: {' '.join(shlex.quote(c) for c in command)} gui FILE",
-            f"Installed the icon in {len(paths.icon_files())} sizes under {paths.icons}",
-            f"Installed the file types (.onnx, .pt2, .pt/.pth) in {paths.mime_file}",
-            f"Heimdall Studio opens .onnx and .pt2 files by default, and .pt/.pth with Open with ({paths.mimeapps})",
-            *notes]
+    return [
+        f"Installed the launcher entry {paths.desktop_file}",
+        f"  runs: {' '.join(shlex.quote(c) for c in command)} gui FILE",
+        f"Installed the icon in {len(paths.icon_files())} sizes under {paths.icons}",
+        f"Installed the file types (.onnx, .pt2, .pt/.pth) in {paths.mime_file}",
+        f"Heimdall Studio opens .onnx and .pt2 files by default, and .pt/.pth with Open with ({paths.mimeapps})",
+        *notes,
+    ]
 
 
 def uninstall(paths: XdgPaths) -> list[str]:
@@ -174,9 +181,14 @@ def _edit_mimeapps(path: Path, add: bool) -> None:
                 out += ([""] if out and out[-1].strip() else []) + [f"[{name}]"]
                 out += [f"{mime}={DESKTOP_ID};" for mime in mimes]
     if not add:  # drop a section header that only held our entries
-        out = [line for i, line in enumerate(out)
-               if not (line.strip()[1:-1] in wanted and (i + 1 == len(out) or not out[i + 1].strip()
-                                                        or out[i + 1].strip().startswith("[")))]
+        out = [
+            line
+            for i, line in enumerate(out)
+            if not (
+                line.strip()[1:-1] in wanted
+                and (i + 1 == len(out) or not out[i + 1].strip() or out[i + 1].strip().startswith("["))
+            )
+        ]
     while out and not out[-1].strip():
         out.pop()
     if out or path.exists():

@@ -13,7 +13,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="heimdall-studio",
         description="Export PyTorch models to ONNX, validate, check parity, benchmark, inspect in "
-                    "Netron, push to S3/MinIO and register in MLflow. With no command: the desktop app.")
+        "Netron, push to S3/MinIO and register in MLflow. With no command: the desktop app.",
+    )
     parser.add_argument("--version", action="version", version=f"heimdall-studio {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--quiet", "-q", action="store_true", help="only errors and the final paths")
@@ -27,15 +28,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("source", nargs="?", help="a model to open")
-    gui.add_argument("--smoke-test", action="store_true",
-                     help="open the window, print the time to first paint, exit")
-    gui.add_argument("--self-test", action="store_true",
-                     help="open SOURCE, run the whole pipeline at the app's defaults while showing each view, "
-                          "print first paint, UI stall and run time, exit with the pipeline's exit code")
+    gui.add_argument("--smoke-test", action="store_true", help="open the window, print the time to first paint, exit")
+    gui.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open SOURCE, run the whole pipeline at the app's defaults while showing each view, "
+        "print first paint, UI stall and run time, exit with the pipeline's exit code",
+    )
     gui.set_defaults(func=cmd_gui)
 
-    demo = sub.add_parser("demo", help="the README's first command: the app (or, with no display, the "
-                                       "headless pipeline) on a demo LocalizationNet checkpoint")
+    demo = sub.add_parser(
+        "demo",
+        help="the README's first command: the app (or, with no display, the "
+        "headless pipeline) on a demo LocalizationNet checkpoint",
+    )
     demo.add_argument("--headless", action="store_true", help="run the pipeline in the terminal")
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -23,9 +23,15 @@ class ConsoleRenderer:
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.debug = debug
         self.quiet = quiet
-        self._progress = Progress(TextColumn("  {task.description}"), BarColumn(),
-                                  TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
-                                  console=self.err, transient=True, disable=quiet or not interactive)
+        self._progress = Progress(
+            TextColumn("  {task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+            disable=quiet or not interactive,
+        )
         self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> ConsoleRenderer:
@@ -41,8 +47,7 @@ class ConsoleRenderer:
         elif isinstance(event, ev.Progress):
             task = self._tasks.get(event.step)
             if task is not None:
-                self._progress.update(task, completed=event.done, total=event.total or None,
-                                      note=event.message[:60])
+                self._progress.update(task, completed=event.done, total=event.total or None, note=event.message[:60])
         elif isinstance(event, ev.Log):
             if event.level in ("warning", "error") or (self.debug and event.level in ("info", "debug")):
                 style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
@@ -90,8 +95,10 @@ class ConsoleRenderer:
             self.out.print(f"HTML:      {path}")
         push = report.get("push") or {}
         if push.get("version"):
-            self.out.print(f"Registered: {push.get('model_name')} version {push.get('version')} "
-                           f"({push.get('s3_uri') or push.get('local_uri')})")
+            self.out.print(
+                f"Registered: {push.get('model_name')} version {push.get('version')} "
+                f"({push.get('s3_uri') or push.get('local_uri')})"
+            )
         promoted = promotion_line(push)
         if promoted:
             self.out.print(promoted)
@@ -115,17 +122,29 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
     if step == ev.VALIDATE:
         if not result.get("passed", True):
             return "; ".join(result.get("errors", []))[:200]
-        return (f"opsets {format_opsets(result.get('opsets') or {})}, IR {result.get('ir_version')}, "
-                f"{result.get('node_count')} nodes")
+        return (
+            f"opsets {format_opsets(result.get('opsets') or {})}, IR {result.get('ir_version')}, "
+            f"{result.get('node_count')} nodes"
+        )
     if step == ev.PARITY:
-        worst = max((o.get("max_abs", 0) for o in result.get("outputs", {}).values()
-                     if isinstance(o.get("max_abs"), (int, float))), default=0.0)
-        return f"worst max abs error {worst:.3g}" + ("" if result.get("passed") else
-                                                     " — " + "; ".join(result.get("failures", []))[:200])
+        worst = max(
+            (
+                o.get("max_abs", 0)
+                for o in result.get("outputs", {}).values()
+                if isinstance(o.get("max_abs"), (int, float))
+            ),
+            default=0.0,
+        )
+        return f"worst max abs error {worst:.3g}" + (
+            "" if result.get("passed") else " — " + "; ".join(result.get("failures", []))[:200]
+        )
     if step == ev.BENCHMARK:
-        ratios = [f"{device} batch {batch}: {ratio:.2f}×"
-                  for device, by_batch in (result.get("speedup") or {}).items()
-                  for batch, ratio in by_batch.items() if isinstance(ratio, (int, float))]
+        ratios = [
+            f"{device} batch {batch}: {ratio:.2f}×"
+            for device, by_batch in (result.get("speedup") or {}).items()
+            for batch, ratio in by_batch.items()
+            if isinstance(ratio, (int, float))
+        ]
         return ("ONNX Runtime speed-up over PyTorch (p50): " + ", ".join(ratios)) if ratios else ""
     if step == ev.METADATA:
         return f"sha256 {str(result.get('sha256', ''))[:16]}…, {result.get('size_bytes', 0) / 1e6:.1f} MB"
@@ -165,8 +184,11 @@ def _parity_table(report: dict[str, Any]) -> Table | None:
     for col in ("output", "max abs", "mean abs", "max rel", "p99 abs", "result"):
         table.add_column(col, justify="left" if col in ("output", "result") else "right")
     for name, row in parity["outputs"].items():
-        table.add_row(name, *(_num(row.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")),
-                      "[green]pass[/]" if row.get("passed") else "[red]FAIL[/]")
+        table.add_row(
+            name,
+            *(_num(row.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")),
+            "[green]pass[/]" if row.get("passed") else "[red]FAIL[/]",
+        )
     return table
 
 
@@ -181,8 +203,15 @@ def _latency_table(report: dict[str, Any]) -> Table | None:
     if not available:
         return None
     for e in available:
-        table.add_row(e["runtime"], e["device"], str(e.get("batch_size")), _num(e.get("p50_ms")),
-                      _num(e.get("p90_ms")), _num(e.get("p99_ms")), _num(e.get("throughput_per_s")))
+        table.add_row(
+            e["runtime"],
+            e["device"],
+            str(e.get("batch_size")),
+            _num(e.get("p50_ms")),
+            _num(e.get("p90_ms")),
+            _num(e.get("p99_ms")),
+            _num(e.get("throughput_per_s")),
+        )
     return table
 
 
@@ -208,21 +237,27 @@ def inspection_lines(report: dict[str, Any]) -> list[str]:
     if per_node:
         first = per_node.get("first_divergence")
         if first:
-            lines.append(f"First divergence (node rtol {per_node.get('threshold'):g}): module {first['module']}, "
-                         f"ONNX node {first['onnx_node']} ({first['op_type']}), max abs {_num(first['max_abs'])}, "
-                         f"max rel {_num(first['max_rel'])}")
+            lines.append(
+                f"First divergence (node rtol {per_node.get('threshold'):g}): module {first['module']}, "
+                f"ONNX node {first['onnx_node']} ({first['op_type']}), max abs {_num(first['max_abs'])}, "
+                f"max rel {_num(first['max_rel'])}"
+            )
             if first.get("source"):
                 lines.append(f"  source: {first['source']}")
             if per_node.get("outputs_passed"):
                 lines.append("  The final outputs still pass parity: this divergence does not reach them.")
         else:
-            lines.append(f"Per-node parity: {per_node.get('compared', 0)} module outputs within node rtol "
-                         f"{per_node.get('threshold'):g}; no divergence.")
+            lines.append(
+                f"Per-node parity: {per_node.get('compared', 0)} module outputs within node rtol "
+                f"{per_node.get('threshold'):g}; no divergence."
+            )
     profile = report.get("op_profile") or {}
     if profile.get("by_op_type"):
         top = ", ".join(f"{t['op_type']} {t['share'] * 100:.1f}%" for t in profile["by_op_type"][:5])
         placement = ", ".join(f"{p} {n}" for p, n in profile.get("placement", {}).items())
         lines.append(f"Op time ({profile.get('device')}): {top}; nodes per provider: {placement}")
         if profile.get("cpu_fallback"):
-            lines.append(f"  {len(profile['cpu_fallback'])} nodes fell back to CPUExecutionProvider in the CUDA session.")
+            lines.append(
+                f"  {len(profile['cpu_fallback'])} nodes fell back to CPUExecutionProvider in the CUDA session."
+            )
     return lines

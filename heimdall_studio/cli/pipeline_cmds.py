@@ -26,18 +26,24 @@ from heimdall_studio.engine.request import PipelineRequest
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo-checkpoint", help="write a LocalizationNet checkpoint with random weights",
-                          description="Write a checkpoint in Heimdall's training-service format "
-                                      "(model_state_dict) with seeded random weights.")
+    demo = sub.add_parser(
+        "demo-checkpoint",
+        help="write a LocalizationNet checkpoint with random weights",
+        description="Write a checkpoint in Heimdall's training-service format "
+        "(model_state_dict) with seeded random weights.",
+    )
     demo.add_argument("out", type=Path, metavar="OUT.pt")
     demo.add_argument("--backbone", default="tiny", choices=("tiny", "small", "base", "medium", "large"))
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--force", action="store_true", help="overwrite OUT.pt if it exists")
     demo.set_defaults(func=cmd_demo_checkpoint)
 
-    run = sub.add_parser("run", help="export, validate, check parity, benchmark (and push)",
-                         description="The whole pipeline on one source: a checkpoint, TorchScript, "
-                                     ".pt2, .onnx file or an MLflow runs:/ or models:/ URI.")
+    run = sub.add_parser(
+        "run",
+        help="export, validate, check parity, benchmark (and push)",
+        description="The whole pipeline on one source: a checkpoint, TorchScript, "
+        ".pt2, .onnx file or an MLflow runs:/ or models:/ URI.",
+    )
     _add_source_arguments(run)
     _add_export_arguments(run)
     _add_parity_arguments(run)
@@ -55,27 +61,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_source_arguments(bench)
     _add_export_arguments(bench)
     _add_bench_arguments(bench)
-    bench.add_argument("--inputs-npz", default="", metavar="FILE.npz",
-                       help="measure on these arrays (at their batch size) instead of random ones")
+    bench.add_argument(
+        "--inputs-npz",
+        default="",
+        metavar="FILE.npz",
+        help="measure on these arrays (at their batch size) instead of random ones",
+    )
     bench.set_defaults(func=cmd_bench)
 
 
 def _add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SOURCE", help="checkpoint, TorchScript, .pt2, .onnx, runs:/… or models:/…")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="where the ONNX file and report go (default: ./heimdall-out; for an .onnx SOURCE nothing "
-                        "is written unless --out or --report is given)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the ONNX file and report go (default: ./heimdall-out; for an .onnx SOURCE nothing "
+        "is written unless --out or --report is given)",
+    )
     p.add_argument("--report", metavar="FILE.json", help="also write the JSON report here")
-    p.add_argument("--input", action="append", default=[], metavar="NAME:DIMS:DTYPE",
-                   help="input spec, repeatable; symbolic dims allowed (mel_spectrogram:batch,3,128,32:float32)")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME:DIMS:DTYPE",
+        help="input spec, repeatable; symbolic dims allowed (mel_spectrogram:batch,3,128,32:float32)",
+    )
     p.add_argument("--output-name", action="append", default=[], metavar="NAME", help="output name, repeatable")
-    p.add_argument("--model-class", default="", metavar="MOD:CLASS",
-                   help="class for a plain state dict, e.g. mypkg.models:Net")
+    p.add_argument(
+        "--model-class", default="", metavar="MOD:CLASS", help="class for a plain state dict, e.g. mypkg.models:Net"
+    )
     p.add_argument("--model-kwargs", default="{}", metavar="JSON", help="constructor arguments as JSON")
-    p.add_argument("--trust", action="store_true",
-                   help="allow full unpickling of the source (runs code from the file: only for files you trust)")
-    p.add_argument("--reference", default="", metavar="SOURCE",
-                   help="a PyTorch source to compare an .onnx SOURCE against")
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="allow full unpickling of the source (runs code from the file: only for files you trust)",
+    )
+    p.add_argument(
+        "--reference", default="", metavar="SOURCE", help="a PyTorch source to compare an .onnx SOURCE against"
+    )
 
 
 def _add_export_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,8 +113,12 @@ def _add_parity_arguments(p: argparse.ArgumentParser) -> None:
     default = Tolerance()
     p.add_argument("--atol", type=float, default=default.atol, help=f"absolute tolerance (default {default.atol})")
     p.add_argument("--rtol", type=float, default=default.rtol, help=f"relative tolerance (default {default.rtol})")
-    p.add_argument("--mean-atol", type=float, default=default.mean_atol,
-                   help=f"largest mean absolute error per output (default {default.mean_atol})")
+    p.add_argument(
+        "--mean-atol",
+        type=float,
+        default=default.mean_atol,
+        help=f"largest mean absolute error per output (default {default.mean_atol})",
+    )
     p.add_argument("--batches", type=int, default=ParityOptions.batches)
     p.add_argument("--batch-size", type=int, default=ParityOptions.batch_size)
     p.add_argument("--seed", type=int, default=0)
@@ -99,32 +128,66 @@ def _add_parity_arguments(p: argparse.ArgumentParser) -> None:
 def _add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bench-iterations", type=int, default=BenchmarkOptions.iterations)
     p.add_argument("--bench-warmup", type=int, default=BenchmarkOptions.warmup)
-    p.add_argument("--bench-duration", type=float, default=0.0, metavar="SECONDS",
-                   help="run each measurement for this long instead of a fixed count")
+    p.add_argument(
+        "--bench-duration",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="run each measurement for this long instead of a fixed count",
+    )
     p.add_argument("--bench-batch-sizes", default="1,8", metavar="1,8")
     p.add_argument("--devices", default="cpu,cuda", metavar="cpu,cuda")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (default: the runtime's)")
     p.add_argument("--skip-bench", action="store_true", help="skip the benchmark step")
-    p.add_argument("--int-range", default="0,9", metavar="LOW,HIGH",
-                   help="range of random values for integer inputs, both ends included (default 0,9)")
+    p.add_argument(
+        "--int-range",
+        default="0,9",
+        metavar="LOW,HIGH",
+        help="range of random values for integer inputs, both ends included (default 0,9)",
+    )
 
 
 def _add_inspection_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--per-node", action="store_true",
-                   help="compare each nn.Module's output with the ONNX value it produced and report the first "
-                        "divergence (needs a PyTorch model: the SOURCE or --reference)")
-    p.add_argument("--node-rtol", type=float, default=PerNodeOptions.rtol, metavar="X",
-                   help=f"a node diverges when max|err| / max|ref| exceeds X (default {PerNodeOptions.rtol:g})")
-    p.add_argument("--node-chunk", type=int, default=PerNodeOptions.chunk_size, metavar="K",
-                   help="most intermediate values one ONNX Runtime session returns; lower it to bound memory "
-                        f"(default {PerNodeOptions.chunk_size})")
-    p.add_argument("--op-profile", action="store_true",
-                   help="profile ONNX Runtime per node and op type, with execution-provider placement, "
-                        "in a pass apart from the timed benchmark")
-    p.add_argument("--html", metavar="FILE.html", default="",
-                   help="also write the report as one self-contained HTML page (no external files)")
-    p.add_argument("--op-profile-runs", type=int, default=OpProfileOptions.runs, metavar="N",
-                   help=f"profiled runs after one warm-up (default {OpProfileOptions.runs})")
+    p.add_argument(
+        "--per-node",
+        action="store_true",
+        help="compare each nn.Module's output with the ONNX value it produced and report the first "
+        "divergence (needs a PyTorch model: the SOURCE or --reference)",
+    )
+    p.add_argument(
+        "--node-rtol",
+        type=float,
+        default=PerNodeOptions.rtol,
+        metavar="X",
+        help=f"a node diverges when max|err| / max|ref| exceeds X (default {PerNodeOptions.rtol:g})",
+    )
+    p.add_argument(
+        "--node-chunk",
+        type=int,
+        default=PerNodeOptions.chunk_size,
+        metavar="K",
+        help="most intermediate values one ONNX Runtime session returns; lower it to bound memory "
+        f"(default {PerNodeOptions.chunk_size})",
+    )
+    p.add_argument(
+        "--op-profile",
+        action="store_true",
+        help="profile ONNX Runtime per node and op type, with execution-provider placement, "
+        "in a pass apart from the timed benchmark",
+    )
+    p.add_argument(
+        "--html",
+        metavar="FILE.html",
+        default="",
+        help="also write the report as one self-contained HTML page (no external files)",
+    )
+    p.add_argument(
+        "--op-profile-runs",
+        type=int,
+        default=OpProfileOptions.runs,
+        metavar="N",
+        help=f"profiled runs after one warm-up (default {OpProfileOptions.runs})",
+    )
 
 
 def _add_push_arguments(p: argparse.ArgumentParser) -> None:
@@ -137,8 +200,9 @@ def _csv_ints(text: str, flag: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise BadInputError(f"{flag} {text!r} is not a comma-separated list of integers.",
-                            f"Example: {flag} 1,8") from None
+        raise BadInputError(
+            f"{flag} {text!r} is not a comma-separated list of integers.", f"Example: {flag} 1,8"
+        ) from None
     if not values or min(values) < 1:
         raise BadInputError(f"{flag} {text!r} needs positive integers.", f"Example: {flag} 1,8")
     return values
@@ -148,28 +212,42 @@ def _source_options(args: argparse.Namespace) -> SourceOptions:
     try:
         kwargs = json.loads(args.model_kwargs)
     except json.JSONDecodeError as exc:
-        raise BadInputError(f"--model-kwargs is not valid JSON: {exc.msg} at character {exc.pos}.",
-                            'Example: --model-kwargs \'{"width": 16}\'') from None
+        raise BadInputError(
+            f"--model-kwargs is not valid JSON: {exc.msg} at character {exc.pos}.",
+            "Example: --model-kwargs '{\"width\": 16}'",
+        ) from None
     if not isinstance(kwargs, dict):
-        raise BadInputError("--model-kwargs must be a JSON object.", 'Example: --model-kwargs \'{"width": 16}\'')
+        raise BadInputError("--model-kwargs must be a JSON object.", "Example: --model-kwargs '{\"width\": 16}'")
     for spec in args.input:
         parse_tensor_spec(spec)  # fail here, before a child process or torch import
-    return SourceOptions(model_class=args.model_class, model_kwargs=kwargs, trust=args.trust,
-                         inputs=tuple(args.input), output_names=tuple(args.output_name))
+    return SourceOptions(
+        model_class=args.model_class,
+        model_kwargs=kwargs,
+        trust=args.trust,
+        inputs=tuple(args.input),
+        output_names=tuple(args.output_name),
+    )
 
 
 def _benchmark_options(args: argparse.Namespace) -> BenchmarkOptions:
     devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
     unknown = set(devices) - {"cpu", "cuda"}
     if unknown or not devices:
-        raise BadInputError(f"--devices {args.devices!r}: unknown device {', '.join(sorted(unknown))}.",
-                            "Use cpu, cuda or cpu,cuda.")
+        raise BadInputError(
+            f"--devices {args.devices!r}: unknown device {', '.join(sorted(unknown))}.", "Use cpu, cuda or cpu,cuda."
+        )
     if args.bench_iterations < 1 or args.bench_warmup < 0:
         raise BadInputError("--bench-iterations must be at least 1 and --bench-warmup at least 0.")
-    return BenchmarkOptions(warmup=args.bench_warmup, iterations=args.bench_iterations,
-                            duration_s=args.bench_duration, devices=devices, threads=args.threads,
-                            batch_sizes=_csv_ints(args.bench_batch_sizes, "--bench-batch-sizes"),
-                            int_range=parse_int_range(args.int_range), inputs_npz=args.inputs_npz)
+    return BenchmarkOptions(
+        warmup=args.bench_warmup,
+        iterations=args.bench_iterations,
+        duration_s=args.bench_duration,
+        devices=devices,
+        threads=args.threads,
+        batch_sizes=_csv_ints(args.bench_batch_sizes, "--bench-batch-sizes"),
+        int_range=parse_int_range(args.int_range),
+        inputs_npz=args.inputs_npz,
+    )
 
 
 def _out_dir(args: argparse.Namespace) -> str:
@@ -186,15 +264,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.batches < 1 or args.batch_size < 1:
         raise BadInputError("--batches and --batch-size must be at least 1.")
-    parity = ParityOptions(batches=args.batches, batch_size=args.batch_size, seed=args.seed,
-                           inputs_npz=args.inputs_npz, int_range=parse_int_range(args.int_range),
-                           default=Tolerance(atol=args.atol, rtol=args.rtol, mean_atol=args.mean_atol))
+    parity = ParityOptions(
+        batches=args.batches,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        inputs_npz=args.inputs_npz,
+        int_range=parse_int_range(args.int_range),
+        default=Tolerance(atol=args.atol, rtol=args.rtol, mean_atol=args.mean_atol),
+    )
     steps = [ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.PARITY, ev.BENCHMARK, ev.METADATA]
     if args.skip_bench:
         steps.remove(ev.BENCHMARK)
     if not args.node_rtol > 0 or args.node_chunk < 1 or args.op_profile_runs < 1:
-        raise BadInputError("--node-rtol must be above 0, --node-chunk and --op-profile-runs at least 1.",
-                            "Example: --per-node --node-rtol 1e-3 --node-chunk 32 --op-profile --op-profile-runs 20")
+        raise BadInputError(
+            "--node-rtol must be above 0, --node-chunk and --op-profile-runs at least 1.",
+            "Example: --per-node --node-rtol 1e-3 --node-chunk 32 --op-profile --op-profile-runs 20",
+        )
     if args.html and not args.html.lower().endswith((".html", ".htm")):
         raise BadInputError(f"--html {args.html!r} does not end in .html.", "Example: --html report.html")
     if args.per_node:
@@ -205,26 +290,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     if push is not None:
         steps.append(ev.PUSH)
     request = PipelineRequest(
-        source=args.source, out_dir=_out_dir(args), steps=tuple(steps), source_options=_source_options(args),
-        reference=args.reference, export=_export_options(args), parity=parity,
-        benchmark=_benchmark_options(args), push=push.to_dict() if push is not None else None,
+        source=args.source,
+        out_dir=_out_dir(args),
+        steps=tuple(steps),
+        source_options=_source_options(args),
+        reference=args.reference,
+        export=_export_options(args),
+        parity=parity,
+        benchmark=_benchmark_options(args),
+        push=push.to_dict() if push is not None else None,
         per_node=PerNodeOptions(rtol=args.node_rtol, chunk_size=args.node_chunk),
-        op_profile=OpProfileOptions(runs=args.op_profile_runs), html_path=args.html,
-        report_path=args.report or "")
+        op_profile=OpProfileOptions(runs=args.op_profile_runs),
+        html_path=args.html,
+        report_path=args.report or "",
+    )
     return run_request(request, args)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    request = PipelineRequest(source=args.source, steps=(ev.LOAD, ev.VALIDATE, ev.METADATA),
-                              report_path=args.report or "")
+    request = PipelineRequest(
+        source=args.source, steps=(ev.LOAD, ev.VALIDATE, ev.METADATA), report_path=args.report or ""
+    )
     return run_request(request, args, expect_onnx=True)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    request = PipelineRequest(source=args.source, out_dir=_out_dir(args), steps=(ev.LOAD, ev.EXPORT, ev.BENCHMARK),
-                              source_options=_source_options(args), reference=args.reference,
-                              export=_export_options(args), benchmark=_benchmark_options(args),
-                              report_path=args.report or "")
+    request = PipelineRequest(
+        source=args.source,
+        out_dir=_out_dir(args),
+        steps=(ev.LOAD, ev.EXPORT, ev.BENCHMARK),
+        source_options=_source_options(args),
+        reference=args.reference,
+        export=_export_options(args),
+        benchmark=_benchmark_options(args),
+        report_path=args.report or "",
+    )
     return run_request(request, args)
 
 
@@ -246,8 +346,9 @@ def run_request(request: PipelineRequest, args: argparse.Namespace, *, expect_on
     from heimdall_studio.engine.pipeline import run_pipeline
 
     if expect_onnx and not str(request.source).lower().endswith(".onnx"):
-        raise BadInputError(f"{request.source} is not an .onnx file.",
-                            "`inspect` reads ONNX files; use `run` for PyTorch sources.")
+        raise BadInputError(
+            f"{request.source} is not an .onnx file.", "`inspect` reads ONNX files; use `run` for PyTorch sources."
+        )
     cancel = CancelToken()
     renderer = ConsoleRenderer(debug=args.debug, quiet=getattr(args, "quiet", False))
 

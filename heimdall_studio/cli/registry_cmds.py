@@ -22,12 +22,16 @@ PROMOTE_TARGETS = ("staging", "production", "archived")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    push = sub.add_parser("push", help="upload an .onnx file to S3/MinIO (or the local store) and register it "
-                                       "in MLflow", description="Upload, verify (size + sha256), register a model "
-                                       "version whose source is the uploaded folder, and optionally promote it.")
+    push = sub.add_parser(
+        "push",
+        help="upload an .onnx file to S3/MinIO (or the local store) and register it in MLflow",
+        description="Upload, verify (size + sha256), register a model "
+        "version whose source is the uploaded folder, and optionally promote it.",
+    )
     push.add_argument("onnx", type=Path, metavar="FILE.onnx")
-    push.add_argument("--model-name", default="", help="registered model (default: the profile's, "
-                                                       "heimdall-localization-onnx)")
+    push.add_argument(
+        "--model-name", default="", help="registered model (default: the profile's, heimdall-localization-onnx)"
+    )
     push.add_argument("--run-id", default="", help="link to this MLflow run instead of creating one")
     push.add_argument("--promote", default="", choices=("", "staging", "production"))
     push.add_argument("--bucket", default="", help="S3 bucket (default: the profile's, heimdall-models)")
@@ -69,17 +73,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     _profile_argument(show)
     show.set_defaults(func=cmd_config_show)
     secret = config_sub.add_parser(
-        "set-secret", help="store a secret (S3 keys, MLflow token) in the OS keyring",
+        "set-secret",
+        help="store a secret (S3 keys, MLflow token) in the OS keyring",
         description="Reads the value from the terminal without echo (or from standard input when piped) "
-                    "and stores it in the OS keyring for the profile. Never in the settings file.")
+        "and stores it in the OS keyring for the profile. Never in the settings file.",
+    )
     secret.add_argument("name", choices=SECRET_FIELDS)
     _profile_argument(secret)
     secret.set_defaults(func=cmd_config_set_secret)
 
 
 def _profile_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="", help="settings profile (default: HEIMDALL_PROFILE or the active "
-                                                      "one; 'embedded' needs no server)")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="settings profile (default: HEIMDALL_PROFILE or the active one; 'embedded' needs no server)",
+    )
 
 
 def add_push_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,8 +99,9 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bucket", default="", help="S3 bucket (default: heimdall-models)")
     group.add_argument("--promote", default="", choices=("", "staging", "production"))
     group.add_argument("--create-bucket", action="store_true", help="create the bucket if it does not exist")
-    group.add_argument("--force", dest="force_push", action="store_true",
-                       help="register again even if this sha256 is registered")
+    group.add_argument(
+        "--force", dest="force_push", action="store_true", help="register again even if this sha256 is registered"
+    )
     group.add_argument("--run-id", default="", help="link the version to this MLflow run")
     group.add_argument("--profile", default="", help="settings profile for the push")
 
@@ -102,10 +112,15 @@ def push_options_from_args(args: argparse.Namespace) -> Any:
         return None
     from heimdall_studio.integrations.push import PushOptions
 
-    return PushOptions(model_name=args.model_name, bucket=args.bucket, promote=args.promote,
-                       create_bucket=args.create_bucket,
-                       force=args.force_push,
-                       run_id=args.run_id, profile=args.profile)
+    return PushOptions(
+        model_name=args.model_name,
+        bucket=args.bucket,
+        promote=args.promote,
+        create_bucket=args.create_bucket,
+        force=args.force_push,
+        run_id=args.run_id,
+        profile=args.profile,
+    )
 
 
 def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -117,6 +132,7 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             if err.hint:
                 print(f"  {err.hint}", file=sys.stderr)
             return err.exit_code
+
     run.__name__ = func.__name__
     run.__doc__ = func.__doc__
     return run
@@ -152,9 +168,16 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     if not args.onnx.is_file():
         raise BadInputError(f"There is no file {args.onnx}.", "Give the path of an exported .onnx file.")
-    options = PushOptions(model_name=args.model_name, bucket=args.bucket, promote=args.promote,
-                          create_bucket=args.create_bucket, force=args.force, run_id=args.run_id,
-                          note=args.note, profile=args.profile)
+    options = PushOptions(
+        model_name=args.model_name,
+        bucket=args.bucket,
+        promote=args.promote,
+        create_bucket=args.create_bucket,
+        force=args.force,
+        run_id=args.run_id,
+        note=args.note,
+        profile=args.profile,
+    )
     settings = _settings(args)
     report = _file_report(args.onnx, args.report)
     err = Console(stderr=True, highlight=False)
@@ -196,9 +219,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from heimdall_studio.integrations.registry import promote
 
     done = promote(_settings(args), args.name, args.version, args.to, args.note)
-    print(f"Promoted {done['name']} version {done['version']} to {done['to']} "
-          f"(alias: {done['alias'] or '-'}, stage: {done['stage'] or '-'}) by {done['promoted_by']} "
-          f"at {done['promoted_at']}")
+    print(
+        f"Promoted {done['name']} version {done['version']} to {done['to']} "
+        f"(alias: {done['alias'] or '-'}, stage: {done['stage'] or '-'}) by {done['promoted_by']} "
+        f"at {done['promoted_at']}"
+    )
     return 0
 
 
@@ -209,18 +234,29 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.name:
         rows = list_versions(settings, args.name)
-        table = _table(f"{args.name} ({mask_credentials(settings.tracking_uri)})",
-                       ("version", "aliases", "stage", "sha256", "parity", "created", "source"))
+        table = _table(
+            f"{args.name} ({mask_credentials(settings.tracking_uri)})",
+            ("version", "aliases", "stage", "sha256", "parity", "created", "source"),
+        )
         for r in rows:
-            table.add_row(r["version"], ",".join(r["aliases"]), r["stage"], r["sha256"][:12],
-                          r["figures"].get("parity_passed", ""), r["created"], r["source"])
+            table.add_row(
+                r["version"],
+                ",".join(r["aliases"]),
+                r["stage"],
+                r["sha256"][:12],
+                r["figures"].get("parity_passed", ""),
+                r["created"],
+                r["source"],
+            )
     else:
         rows = list_registered_models(settings)
-        table = _table(f"Registered models ({mask_credentials(settings.tracking_uri)})",
-                       ("name", "latest", "aliases", "updated"))
+        table = _table(
+            f"Registered models ({mask_credentials(settings.tracking_uri)})", ("name", "latest", "aliases", "updated")
+        )
         for r in rows:
-            table.add_row(r["name"], r["latest_version"], ", ".join(f"{k}→{v}" for k, v in r["aliases"].items()),
-                          r["updated"])
+            table.add_row(
+                r["name"], r["latest_version"], ", ".join(f"{k}→{v}" for k, v in r["aliases"].items()), r["updated"]
+            )
     return _emit(rows, table, args.json)
 
 
@@ -230,8 +266,10 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     rows = list_runs(settings, args.experiment)
-    table = _table(f"Runs of {args.experiment or settings.profile.experiment}",
-                   ("run id", "name", "status", "started", "key metrics"))
+    table = _table(
+        f"Runs of {args.experiment or settings.profile.experiment}",
+        ("run id", "name", "status", "started", "key metrics"),
+    )
     for r in rows:
         figures = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items())[:4])
         table.add_row(r["run_id"], r["name"], r["status"], r["start_time"], figures)
@@ -264,8 +302,10 @@ def cmd_config_set_secret(args: argparse.Namespace) -> int:
 
     profile = args.profile or load_settings().profile.name
     if profile == EMBEDDED:
-        raise BadInputError("The embedded profile talks to no server and keeps no secrets.",
-                            "Name a remote profile: heimdall-studio config set-secret NAME --profile PROFILE.")
+        raise BadInputError(
+            "The embedded profile talks to no server and keeps no secrets.",
+            "Name a remote profile: heimdall-studio config set-secret NAME --profile PROFILE.",
+        )
     if sys.stdin.isatty():
         import getpass
 

@@ -53,8 +53,9 @@ class BenchmarkResult:
         return data
 
 
-def benchmark_step(model: LoadedModel, onnx_path: Path | None, options: BenchmarkOptions,
-                   cancel: CancelToken) -> Generator[Event, None, BenchmarkResult]:
+def benchmark_step(
+    model: LoadedModel, onnx_path: Path | None, options: BenchmarkOptions, cancel: CancelToken
+) -> Generator[Event, None, BenchmarkResult]:
     """Measure every device × runtime × batch size of ``options``. BadInputError
     when a CPU runner cannot run the model; CUDA problems become unavailable entries."""
     feeds = _feeds(model, options)
@@ -76,8 +77,17 @@ def benchmark_step(model: LoadedModel, onnx_path: Path | None, options: Benchmar
         if runner is None:
             provider = "torch" if runtime == "pytorch" else (CUDA_PROVIDER if device == "cuda" else CPU_PROVIDER)
             yield Log("info", f"{RUNTIME_NAMES[runtime]} on {device} is not measured: {reason}", BENCHMARK)
-            result.entries += [{"runtime": runtime, "device": device, "provider": provider, "batch_size": size,
-                                "available": False, "reason": reason} for size in batch_sizes]
+            result.entries += [
+                {
+                    "runtime": runtime,
+                    "device": device,
+                    "provider": provider,
+                    "batch_size": size,
+                    "available": False,
+                    "reason": reason,
+                }
+                for size in batch_sizes
+            ]
             continue
         try:
             for size in batch_sizes:
@@ -103,16 +113,18 @@ def _feeds(model: LoadedModel, options: BenchmarkOptions) -> dict[int, dict[str,
     return {size: random_feed(model.inputs, size, rng, options.int_range) for size in options.batch_sizes}
 
 
-def _runner(model: LoadedModel, onnx_path: Path | None, runtime: str, device: str, threads: int,
-            cuda: dict[str, Any]) -> tuple[Runner | None, str]:
+def _runner(
+    model: LoadedModel, onnx_path: Path | None, runtime: str, device: str, threads: int, cuda: dict[str, Any]
+) -> tuple[Runner | None, str]:
     """The runner for one column, or None and why it cannot run here."""
     if runtime == "pytorch":
         if model.module is None:
             return None, "the source is an ONNX file; PyTorch needs a PyTorch model (give --reference)"
         if device == "cuda" and not cuda["torch"]["available"]:
             return None, cuda["torch"]["reason"]
-        return TorchRunner(model.module, [s.name for s in model.inputs], model.output_names, device, threads,
-                           input_specs=model.inputs), ""
+        return TorchRunner(
+            model.module, [s.name for s in model.inputs], model.output_names, device, threads, input_specs=model.inputs
+        ), ""
     if runtime == "onnxruntime":
         if onnx_path is None:
             return None, "there is no valid ONNX file to run (export skipped or validation failed)"
@@ -123,8 +135,9 @@ def _runner(model: LoadedModel, onnx_path: Path | None, runtime: str, device: st
     raise BadInputError(f"Unknown runtime {runtime!r}.", "Use pytorch or onnxruntime.")
 
 
-def _measure(runner: Runner, feed: dict[str, np.ndarray], batch_size: int, options: BenchmarkOptions,
-             cancel: CancelToken) -> Generator[Event, None, dict[str, Any]]:
+def _measure(
+    runner: Runner, feed: dict[str, np.ndarray], batch_size: int, options: BenchmarkOptions, cancel: CancelToken
+) -> Generator[Event, None, dict[str, Any]]:
     def samples(ms: list[float], warmup: bool) -> LatencySamples:
         return LatencySamples(runner.runtime, runner.device, runner.provider, batch_size, tuple(ms), warmup)
 
@@ -145,8 +158,11 @@ def _measure(runner: Runner, feed: dict[str, np.ndarray], batch_size: int, optio
     meter = ContentionMeter()
     meter.start()
     started = last_flush = time.perf_counter()
-    while not measured or (time.perf_counter() - started < options.duration_s if options.duration_s > 0
-                           else len(measured) < options.iterations):
+    while not measured or (
+        time.perf_counter() - started < options.duration_s
+        if options.duration_s > 0
+        else len(measured) < options.iterations
+    ):
         cancel.raise_if_cancelled()
         runner.infer(feed)
         measured.append(runner.last_inference_ms)
@@ -158,9 +174,20 @@ def _measure(runner: Runner, feed: dict[str, np.ndarray], batch_size: int, optio
     if pending:
         yield samples(pending, False)
     if contention >= CONTENTION_WARNING:
-        yield Log("warning", f"Other processes used {contention:.0%} of the CPU while {runner.describe()} ran at "
-                             f"batch {batch_size}; its latencies are likely inflated. Close other work and rerun.",
-                  BENCHMARK)
-    return {"runtime": runner.runtime, "device": runner.device, "provider": runner.provider,
-            "batch_size": batch_size, "iterations": len(measured), **latency_stats(measured, batch_size),
-            "available": True, "threads": runner.threads, "contention": round(contention, 3)}
+        yield Log(
+            "warning",
+            f"Other processes used {contention:.0%} of the CPU while {runner.describe()} ran at "
+            f"batch {batch_size}; its latencies are likely inflated. Close other work and rerun.",
+            BENCHMARK,
+        )
+    return {
+        "runtime": runner.runtime,
+        "device": runner.device,
+        "provider": runner.provider,
+        "batch_size": batch_size,
+        "iterations": len(measured),
+        **latency_stats(measured, batch_size),
+        "available": True,
+        "threads": runner.threads,
+        "contention": round(contention, 3),
+    }

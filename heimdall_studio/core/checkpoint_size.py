@@ -26,10 +26,24 @@ from heimdall_studio.core.sources_files import TORCH_PICKLE, is_zip
 # Entries may inflate to this many times the file's size (plus SLACK) before the file is refused.
 EXPANSION_LIMIT = 20
 SLACK = 64 * 2**20
-_STORAGE_ITEM_SIZES = {"DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
-                       "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
-                       "BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
-                       "UntypedStorage": 1, "QInt8Storage": 1, "QUInt8Storage": 1, "QInt32Storage": 4}
+_STORAGE_ITEM_SIZES = {
+    "DoubleStorage": 8,
+    "FloatStorage": 4,
+    "HalfStorage": 2,
+    "BFloat16Storage": 2,
+    "LongStorage": 8,
+    "IntStorage": 4,
+    "ShortStorage": 2,
+    "CharStorage": 1,
+    "ByteStorage": 1,
+    "BoolStorage": 1,
+    "ComplexFloatStorage": 8,
+    "ComplexDoubleStorage": 16,
+    "UntypedStorage": 1,
+    "QInt8Storage": 1,
+    "QUInt8Storage": 1,
+    "QInt32Storage": 4,
+}
 _DAMAGED_HINT = "Copy or save the file again from its source; do not open files of unknown origin."
 
 
@@ -42,18 +56,23 @@ def check_declared_size(path: Path, file_format: str) -> None:
             raise BadInputError(
                 f"{path} is a {human_bytes(size)} archive whose entries inflate to {human_bytes(declared)}: "
                 f"PyTorch stores tensors uncompressed, so this is a zip bomb or a damaged file; it was not opened.",
-                _DAMAGED_HINT)
+                _DAMAGED_HINT,
+            )
     elif file_format == TORCH_PICKLE:
         declared = _legacy_storage_bytes(path)
         if declared > size:
             raise BadInputError(
                 f"{path} declares {human_bytes(declared)} of tensor data, but the whole file is "
                 f"{human_bytes(size)}: it is damaged or made to exhaust memory; it was not opened.",
-                _DAMAGED_HINT)
+                _DAMAGED_HINT,
+            )
     else:
         return
-    check_fits(declared, f"The tensors declared in {path.name} ({human_bytes(declared)})",
-               "Open it on a machine with more free memory, or close other programs.")
+    check_fits(
+        declared,
+        f"The tensors declared in {path.name} ({human_bytes(declared)})",
+        "Open it on a machine with more free memory, or close other programs.",
+    )
 
 
 def _zip_declared_bytes(path: Path) -> int:

@@ -14,12 +14,12 @@ from heimdall_studio.core.redact import mask_credentials
 
 
 class ErrorKind(str, Enum):
-    BAD_INPUT = "bad_input"      # the user's file, option or spec is wrong → exit 2
+    BAD_INPUT = "bad_input"  # the user's file, option or spec is wrong → exit 2
     GATE_FAILED = "gate_failed"  # validation or parity did not pass → exit 1
-    SERVICE = "service"          # S3 / MLflow / network failed → exit 3
-    CANCELLED = "cancelled"      # the user asked to stop → exit 130
+    SERVICE = "service"  # S3 / MLflow / network failed → exit 3
+    CANCELLED = "cancelled"  # the user asked to stop → exit 130
     ENGINE_CRASHED = "engine_crashed"  # the child process died (segfault, OOM kill) → exit 1
-    INTERNAL = "internal"        # a bug in Heimdall Studio → exit 1
+    INTERNAL = "internal"  # a bug in Heimdall Studio → exit 1
 
 
 EXIT_CODES: dict[ErrorKind, int] = {

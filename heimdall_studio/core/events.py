@@ -122,14 +122,30 @@ class PipelineFinished:
 
 
 Event = (
-    StepStarted | Progress | LatencySamples | ParityBatch | Log | StepFinished | StepSkipped
-    | StepFailed | PipelineFinished
+    StepStarted
+    | Progress
+    | LatencySamples
+    | ParityBatch
+    | Log
+    | StepFinished
+    | StepSkipped
+    | StepFailed
+    | PipelineFinished
 )
 
 EVENT_TYPES: dict[str, type] = {
     cls.type: cls
-    for cls in (StepStarted, Progress, LatencySamples, ParityBatch, Log, StepFinished,
-                StepSkipped, StepFailed, PipelineFinished)
+    for cls in (
+        StepStarted,
+        Progress,
+        LatencySamples,
+        ParityBatch,
+        Log,
+        StepFinished,
+        StepSkipped,
+        StepFailed,
+        PipelineFinished,
+    )
 }
 
 

@@ -40,7 +40,7 @@ EXAMPLE_DIM = 8
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _OPERATOR_PATTERNS = (
-    re.compile(r"Exporting the operator '([^']+)'"),                 # torchscript exporter
+    re.compile(r"Exporting the operator '([^']+)'"),  # torchscript exporter
     re.compile(r"No ONNX function found for <OpOverload\(op='([^']+)'"),  # dynamo exporter
     re.compile(r"target=torch\.ops\.([\w.]+)\.default"),
 )
@@ -63,8 +63,14 @@ class ExportResult:
         return data
 
 
-def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cancel: CancelToken,
-                *, external_data_threshold: int = EXTERNAL_DATA_THRESHOLD) -> Generator[Event, None, ExportResult]:
+def export_step(
+    model: LoadedModel,
+    out_dir: Path,
+    options: ExportOptions,
+    cancel: CancelToken,
+    *,
+    external_data_threshold: int = EXTERNAL_DATA_THRESHOLD,
+) -> Generator[Event, None, ExportResult]:
     """Export ``model.module`` into ``out_dir``; weights bigger than
     ``external_data_threshold`` bytes go to ``<name>.onnx.data`` next to it.
 
@@ -89,8 +95,11 @@ def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cance
         module = _fixed_mode(torch_module(module))
     if isinstance(module, (torch.jit.ScriptModule, torch.jit.ScriptFunction)) and exporter == "dynamo":
         exporter = "torchscript"
-        yield Log("warning", "TorchScript modules cannot go through the dynamo exporter; "
-                             "using the torchscript exporter.", EXPORT)
+        yield Log(
+            "warning",
+            "TorchScript modules cannot go through the dynamo exporter; using the torchscript exporter.",
+            EXPORT,
+        )
     opset = options.opset if options.opset is not None else ExportOptions(exporter=exporter).resolved_opset
     cancel.raise_if_cancelled()
 
@@ -106,8 +115,18 @@ def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cance
     try:
         tmp_target = workdir / target.name
         try:
-            _run_exporter(exporter, module, args, tmp_target, model.inputs, output_names, batched_outputs,
-                          opset, options, external)
+            _run_exporter(
+                exporter,
+                module,
+                args,
+                tmp_target,
+                model.inputs,
+                output_names,
+                batched_outputs,
+                opset,
+                options,
+                external,
+            )
         except Exception as exc:  # torch raises many types; all mean "this model did not export"
             details = _ANSI.sub("", f"{type(exc).__name__}: {exc}")
             yield Log("debug", details, EXPORT)
@@ -127,8 +146,10 @@ def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cance
             if not external and options.overwrite and data_target.exists():
                 data_target.unlink()  # a stale .data from the file this one replaced
         except OSError as exc:
-            raise BadInputError(f"Cannot move the exported file into {out_dir}: {exc.strerror or exc}.",
-                                "Choose an output folder you can write to (--out).") from exc
+            raise BadInputError(
+                f"Cannot move the exported file into {out_dir}: {exc.strerror or exc}.",
+                "Choose an output folder you can write to (--out).",
+            ) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -136,9 +157,17 @@ def export_step(model: LoadedModel, out_dir: Path, options: ExportOptions, cance
     yield from _warn_static_axes(inputs, model.inputs, options)
     size = target.stat().st_size + (data_target.stat().st_size if external else 0)
     yield Progress(EXPORT, 1, 1, f"Wrote {target.name} in {seconds:.1f} s")
-    return ExportResult(str(target), exporter, opset, round(seconds, 3), external, size,
-                        [spec.name for spec in model.inputs], output_names,
-                        str(data_target) if external else "")
+    return ExportResult(
+        str(target),
+        exporter,
+        opset,
+        round(seconds, 3),
+        external,
+        size,
+        [spec.name for spec in model.inputs],
+        output_names,
+        str(data_target) if external else "",
+    )
 
 
 def _file_name(model: LoadedModel, options: ExportOptions) -> str:
@@ -151,8 +180,10 @@ def _check_target(target: Path, data_target: Path, options: ExportOptions) -> No
         return
     for path in (target, data_target):
         if path.exists():
-            raise BadInputError(f"{path} already exists; Heimdall Studio does not overwrite files silently.",
-                                "Pass --overwrite to replace it, or choose another --out folder.")
+            raise BadInputError(
+                f"{path} already exists; Heimdall Studio does not overwrite files silently.",
+                "Pass --overwrite to replace it, or choose another --out folder.",
+            )
 
 
 def _make_workdir(out_dir: Path) -> Path:
@@ -160,8 +191,9 @@ def _make_workdir(out_dir: Path) -> Path:
         out_dir.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=".heimdall-export-", dir=out_dir))
     except OSError as exc:
-        raise BadInputError(f"Cannot write into {out_dir}: {exc.strerror or exc}.",
-                            "Choose an output folder you can write to (--out).") from exc
+        raise BadInputError(
+            f"Cannot write into {out_dir}: {exc.strerror or exc}.", "Choose an output folder you can write to (--out)."
+        ) from exc
 
 
 def _example(spec: TensorSpec, dynamic_batch: bool) -> Any:
@@ -189,14 +221,21 @@ def _outputs(module: Any, args: tuple[Any, ...], names: list[str]) -> tuple[list
             result = module(*args)
             leaves, paths = flatten_outputs(result)
     except Exception as exc:
-        raise BadInputError(f"The model's forward fails on example inputs: {type(exc).__name__}: {exc}",
-                            "Check the input specs (--input NAME:DIMS:DTYPE) against what forward expects.") from exc
+        raise BadInputError(
+            f"The model's forward fails on example inputs: {type(exc).__name__}: {exc}",
+            "Check the input specs (--input NAME:DIMS:DTYPE) against what forward expects.",
+        ) from exc
     if names and len(names) != len(leaves):
-        raise BadInputError(f"The model returns {len(leaves)} outputs but {len(names)} output names were given "
-                            f"({', '.join(names)}).", "Give one output name per output of forward.")
+        raise BadInputError(
+            f"The model returns {len(leaves)} outputs but {len(names)} output names were given ({', '.join(names)}).",
+            "Give one output name per output of forward.",
+        )
     names = list(names) or paths
-    batched = [name for name, leaf in zip(names, leaves, strict=True)
-               if getattr(leaf, "ndim", 0) > 0 and leaf.shape[0] == EXAMPLE_BATCH]
+    batched = [
+        name
+        for name, leaf in zip(names, leaves, strict=True)
+        if getattr(leaf, "ndim", 0) > 0 and leaf.shape[0] == EXAMPLE_BATCH
+    ]
     return names, batched, is_nested(result)
 
 
@@ -240,11 +279,16 @@ def _flatten_script_outputs(module: Any, args: tuple[Any, ...]) -> Any:
             return torch.jit.trace_module(FlatOutputs(module), {"forward": args}, strict=False, check_trace=False)
     except Exception as exc:
         text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-        why = ("TorchScript cannot trace its result (a dict whose values have different types?)"
-               if "INTERNAL ASSERT" in text else f"{type(exc).__name__}: {text[:300]}")
-        raise BadInputError(f"The outputs of the TorchScript model cannot be flattened for export: {why}.",
-                            "Return a tensor, a tuple of tensors, or a dict whose values all have one type "
-                            "(all tensors, or all lists of tensors) from forward.") from None
+        why = (
+            "TorchScript cannot trace its result (a dict whose values have different types?)"
+            if "INTERNAL ASSERT" in text
+            else f"{type(exc).__name__}: {text[:300]}"
+        )
+        raise BadInputError(
+            f"The outputs of the TorchScript model cannot be flattened for export: {why}.",
+            "Return a tensor, a tuple of tensors, or a dict whose values all have one type "
+            "(all tensors, or all lists of tensors) from forward.",
+        ) from None
 
 
 def _parameter_bytes(module: Any) -> int:
@@ -253,13 +297,24 @@ def _parameter_bytes(module: Any) -> int:
 
 
 def _dynamic_axes(specs: list[TensorSpec], dynamic_batch: bool) -> list[dict[int, str]]:
-    return [{axis: name for axis, name in spec.dynamic_dims.items()
-             if dynamic_batch or name.lower() not in BATCH_NAMES} for spec in specs]
+    return [
+        {axis: name for axis, name in spec.dynamic_dims.items() if dynamic_batch or name.lower() not in BATCH_NAMES}
+        for spec in specs
+    ]
 
 
-def _run_exporter(exporter: str, module: Any, args: tuple[Any, ...], path: Path, specs: list[TensorSpec],
-                  output_names: list[str], batched_outputs: list[str], opset: int, options: ExportOptions,
-                  external: bool) -> None:
+def _run_exporter(
+    exporter: str,
+    module: Any,
+    args: tuple[Any, ...],
+    path: Path,
+    specs: list[TensorSpec],
+    output_names: list[str],
+    batched_outputs: list[str],
+    opset: int,
+    options: ExportOptions,
+    external: bool,
+) -> None:
     import torch
 
     axes = _dynamic_axes(specs, options.dynamic_batch)
@@ -274,27 +329,51 @@ def _run_exporter(exporter: str, module: Any, args: tuple[Any, ...], path: Path,
             if isinstance(module, torch.export.ExportedProgram):
                 axes = []
             dims: dict[str, Any] = {}
-            shapes = tuple({axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in spec_axes.items()}
-                           or None for spec_axes in axes)
-            program = torch.onnx.export(module, args, None, dynamo=True, verbose=False, input_names=input_names,
-                                        output_names=output_names, opset_version=opset,
-                                        dynamic_shapes=shapes if any(shapes) else None,
-                                        optimize=options.do_constant_folding)
+            shapes = tuple(
+                {axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in spec_axes.items()} or None
+                for spec_axes in axes
+            )
+            program = torch.onnx.export(
+                module,
+                args,
+                None,
+                dynamo=True,
+                verbose=False,
+                input_names=input_names,
+                output_names=output_names,
+                opset_version=opset,
+                dynamic_shapes=shapes if any(shapes) else None,
+                optimize=options.do_constant_folding,
+            )
             assert program is not None  # dynamo=True always returns the ONNXProgram
             program.save(path, external_data=external)
             return
         dynamic_axes = {name: spec_axes for name, spec_axes in zip(input_names, axes, strict=True) if spec_axes}
         batch_name = next((n for spec_axes in axes for n in spec_axes.values() if n.lower() in BATCH_NAMES), "")
         dynamic_axes.update({name: {0: batch_name} for name in batched_outputs if batch_name})
-        torch.onnx.export(module, args, str(path), dynamo=False, input_names=input_names,
-                          output_names=output_names, opset_version=opset, dynamic_axes=dynamic_axes,
-                          do_constant_folding=options.do_constant_folding)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            dynamo=False,
+            input_names=input_names,
+            output_names=output_names,
+            opset_version=opset,
+            dynamic_axes=dynamic_axes,
+            do_constant_folding=options.do_constant_folding,
+        )
     if external:
         import onnx
 
         proto = onnx.load(str(path))  # gathers the per-tensor files torch writes for >2 GB models
-        onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=path.name + ".data", size_threshold=0)
+        onnx.save_model(
+            proto,
+            str(path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=path.name + ".data",
+            size_threshold=0,
+        )
 
 
 def _export_error(details: str, exporter: str, opset: int) -> BadInputError:
@@ -305,17 +384,21 @@ def _export_error(details: str, exporter: str, opset: int) -> BadInputError:
         return BadInputError(
             f"The {exporter} exporter cannot convert the operator {operator} to ONNX (opset {opset}).",
             f"Try the {other} exporter (--exporter {other}) or another opset (--opset), or replace "
-            f"{operator} in the model; the debug log has torch's full message.")
+            f"{operator} in the model; the debug log has torch's full message.",
+        )
     # The dynamo exporter puts the cause under "## Exception summary", after a page of advice.
     cause = details.split("## Exception summary", 1)[-1]
     summary = next((line.strip() for line in cause.splitlines() if line.strip()), details)
-    return BadInputError(f"The {exporter} exporter could not export the model: {summary[:300]}",
-                         f"Try the {other} exporter (--exporter {other}) or another opset (--opset); "
-                         "the debug log has torch's full message.")
+    return BadInputError(
+        f"The {exporter} exporter could not export the model: {summary[:300]}",
+        f"Try the {other} exporter (--exporter {other}) or another opset (--opset); "
+        "the debug log has torch's full message.",
+    )
 
 
-def _warn_static_axes(found: list[TensorSpec], wanted: list[TensorSpec],
-                      options: ExportOptions) -> Generator[Event, None, None]:
+def _warn_static_axes(
+    found: list[TensorSpec], wanted: list[TensorSpec], options: ExportOptions
+) -> Generator[Event, None, None]:
     """Both exporters can quietly fix an axis we asked to be dynamic; say so."""
     by_name = {spec.name: spec for spec in found}
     for spec in wanted:
@@ -326,5 +409,9 @@ def _warn_static_axes(found: list[TensorSpec], wanted: list[TensorSpec],
             if not options.dynamic_batch and name.lower() in BATCH_NAMES:
                 continue
             if axis < len(written.shape) and isinstance(written.shape[axis], int):
-                yield Log("warning", f"Input {spec.name!r} axis {axis} ({name}) came out fixed at "
-                                     f"{written.shape[axis]}; the model only runs at that size.", EXPORT)
+                yield Log(
+                    "warning",
+                    f"Input {spec.name!r} axis {axis} ({name}) came out fixed at "
+                    f"{written.shape[axis]}; the model only runs at that size.",
+                    EXPORT,
+                )

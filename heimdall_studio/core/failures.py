@@ -21,9 +21,13 @@ from heimdall_studio.core.limits import available_memory, human_bytes
 
 _ALLOCATION = re.compile(
     r"can't allocate memory|Failed to allocate memory|bad_alloc|Unable to allocate|out of memory|"
-    r"Cannot allocate memory|OutOfMemoryError|MemoryError", re.IGNORECASE)
-_REQUESTED = re.compile(r"(?:allocate|buffer of size)\D{0,12}(\d{4,})\s*bytes|buffer of size (\d{4,})|"
-                        r"allocate ([\d.]+ [KMGTPE]i?B)")
+    r"Cannot allocate memory|OutOfMemoryError|MemoryError",
+    re.IGNORECASE,
+)
+_REQUESTED = re.compile(
+    r"(?:allocate|buffer of size)\D{0,12}(\d{4,})\s*bytes|buffer of size (\d{4,})|"
+    r"allocate ([\d.]+ [KMGTPE]i?B)"
+)
 _ORT_STATUS = re.compile(r"\[ONNXRuntimeError\] : \d+ : (\w+) : ")
 _NO_KERNEL = re.compile(r"Could not find an implementation for (\w+)\((\d+)\)")
 _NO_SPACE = "No space left on device"
@@ -73,7 +77,8 @@ def allocation_error(exc: BaseException, doing: str) -> BadInputError:
     return BadInputError(
         f"Out of memory while {doing}{asked}; {human_bytes(available_memory())} is available here.",
         "The model's tensors at these input sizes do not fit: use smaller input dims or batch sizes "
-        "(--input, --batch-size, --bench-batch-sizes), or a machine with more memory.")
+        "(--input, --batch-size, --bench-batch-sizes), or a machine with more memory.",
+    )
 
 
 def is_ort_error(exc: BaseException) -> bool:
@@ -107,10 +112,13 @@ def ort_load_error(exc: BaseException, onnx_path: Path) -> HeimdallError:
             f"ONNX Runtime {ort.__version__} has no kernel for the operator {op} at {at} (the {op}-{since} "
             f"definition) used in {name}, so it cannot run the model.",
             "Re-export the model at a newer opset (--opset 17 or higher for a PyTorch source), or convert the "
-            "file: onnx.version_converter.convert_version(model, 17).")
-    return BadInputError(f"ONNX Runtime {ort.__version__} cannot load {name}: {text}",
-                         "The file is damaged or uses something this ONNX Runtime does not support; "
-                         "`heimdall-studio inspect` shows what onnx.checker thinks of it. Export it again.")
+            "file: onnx.version_converter.convert_version(model, 17).",
+        )
+    return BadInputError(
+        f"ONNX Runtime {ort.__version__} cannot load {name}: {text}",
+        "The file is damaged or uses something this ONNX Runtime does not support; "
+        "`heimdall-studio inspect` shows what onnx.checker thinks of it. Export it again.",
+    )
 
 
 def ort_run_error(exc: BaseException, onnx_path: Path, feed: Mapping[str, Any]) -> HeimdallError:
@@ -123,9 +131,11 @@ def ort_run_error(exc: BaseException, onnx_path: Path, feed: Mapping[str, Any]) 
     integers = [key for key, value in feed.items() if getattr(getattr(value, "dtype", None), "kind", "") in "iu"]
     suspects = named or integers or list(feed)
     listing = ", ".join(f"{key!r} {_describe(feed[key])}" for key in suspects)
-    hint = (f"Give real inputs with --inputs-npz FILE.npz (one array per input: {', '.join(feed)})"
-            + (", or set the range of random integers with --int-range LOW,HIGH" if integers else "")
-            + "; check the input dims (--input NAME:DIMS:DTYPE).")
+    hint = (
+        f"Give real inputs with --inputs-npz FILE.npz (one array per input: {', '.join(feed)})"
+        + (", or set the range of random integers with --int-range LOW,HIGH" if integers else "")
+        + "; check the input dims (--input NAME:DIMS:DTYPE)."
+    )
     return BadInputError(f"{name} rejected the input {listing}: {text}", hint)
 
 
@@ -148,7 +158,9 @@ def user_error(exc: BaseException, doing: str) -> HeimdallError | None:
         return allocation_error(exc, doing)
     if is_ort_error(exc):
         text = _ORT_STATUS.sub("", first_line(exc))
-        return BadInputError(f"ONNX Runtime failed while {doing}: {text}",
-                             "The ONNX file or its inputs are not ones ONNX Runtime can run; check them with "
-                             "`heimdall-studio inspect`, or give real inputs with --inputs-npz.")
+        return BadInputError(
+            f"ONNX Runtime failed while {doing}: {text}",
+            "The ONNX file or its inputs are not ones ONNX Runtime can run; check them with "
+            "`heimdall-studio inspect`, or give real inputs with --inputs-npz.",
+        )
     return None

@@ -21,8 +21,10 @@ INT_RANGE = (0, 9)
 
 def numpy_dtype(name: str) -> np.dtype:
     if name == "bfloat16":
-        raise BadInputError("numpy has no bfloat16, so Heimdall Studio cannot feed a bfloat16 input.",
-                            "Give the input as float32 (cast inside the model) or float16.")
+        raise BadInputError(
+            "numpy has no bfloat16, so Heimdall Studio cannot feed a bfloat16 input.",
+            "Give the input as float32 (cast inside the model) or float16.",
+        )
     return np.dtype(name)
 
 
@@ -32,8 +34,9 @@ def torch_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-def random_feed(specs: list[TensorSpec], batch_size: int, rng: np.random.Generator,
-                int_range: tuple[int, int] = INT_RANGE) -> dict[str, np.ndarray]:
+def random_feed(
+    specs: list[TensorSpec], batch_size: int, rng: np.random.Generator, int_range: tuple[int, int] = INT_RANGE
+) -> dict[str, np.ndarray]:
     """One batch: floats standard normal, ints in ``int_range`` (inclusive), bools fair coins.
 
     BadInputError when the batch cannot fit in memory or ``int_range`` does not fit an input's dtype.
@@ -51,8 +54,10 @@ def random_feed(specs: list[TensorSpec], batch_size: int, rng: np.random.Generat
         else:
             info = np.iinfo(dtype)
             if low < info.min or high > info.max:
-                raise BadInputError(f"--int-range {low},{high} does not fit input {spec.name!r} ({dtype}: "
-                                    f"{info.min}..{info.max}).", "Give a range inside the input's dtype.")
+                raise BadInputError(
+                    f"--int-range {low},{high} does not fit input {spec.name!r} ({dtype}: {info.min}..{info.max}).",
+                    "Give a range inside the input's dtype.",
+                )
             feed[spec.name] = rng.integers(low, high, size=shape, endpoint=True).astype(dtype)
     return feed
 
@@ -65,8 +70,10 @@ def load_npz_feed(path: Path, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except (OSError, ValueError) as exc:
-        raise BadInputError(f"Cannot read inputs from {path}: {exc}",
-                            "Give an .npz written by numpy.savez with one array per input name.") from exc
+        raise BadInputError(
+            f"Cannot read inputs from {path}: {exc}",
+            "Give an .npz written by numpy.savez with one array per input name.",
+        ) from exc
     wanted = [spec.name for spec in specs]
     missing = [name for name in wanted if name not in arrays]
     extra = [name for name in arrays if name not in wanted]
@@ -74,20 +81,24 @@ def load_npz_feed(path: Path, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
         raise BadInputError(
             f"{path.name} does not match the model's inputs: missing {missing or 'none'}, "
             f"unexpected {extra or 'none'}.",
-            f"Save exactly one array per input: {', '.join(wanted)}.")
+            f"Save exactly one array per input: {', '.join(wanted)}.",
+        )
     feed = {}
     for spec in specs:
         array = arrays[spec.name]
         fixed_ok = len(array.shape) == len(spec.shape) and all(
-            isinstance(d, str) or d == n for d, n in zip(spec.shape, array.shape, strict=True))
+            isinstance(d, str) or d == n for d, n in zip(spec.shape, array.shape, strict=True)
+        )
         if not fixed_ok:
-            raise BadInputError(f"Input {spec.name!r} in {path.name} has shape {tuple(array.shape)}, "
-                                f"the model wants {spec.shape}.",
-                                "Fixed dims must match; named dims (batch) may be any size.")
+            raise BadInputError(
+                f"Input {spec.name!r} in {path.name} has shape {tuple(array.shape)}, the model wants {spec.shape}.",
+                "Fixed dims must match; named dims (batch) may be any size.",
+            )
         dtype = numpy_dtype(spec.dtype)
         if array.dtype.kind.replace("u", "i") != dtype.kind.replace("u", "i"):
-            raise BadInputError(f"Input {spec.name!r} in {path.name} is {array.dtype}, the model wants {dtype}.",
-                                f"Save it as {dtype}.")
+            raise BadInputError(
+                f"Input {spec.name!r} in {path.name} is {array.dtype}, the model wants {dtype}.", f"Save it as {dtype}."
+            )
         feed[spec.name] = array.astype(dtype, copy=False)
     return feed
 

@@ -41,8 +41,12 @@ def _verdict(passed: Any) -> str:
 
 def _table(headers: list[str], rows: list[list[str]], left: int = 1) -> str:
     head = "".join(f'<th class="l">{_e(h)}</th>' if i < left else f"<th>{_e(h)}</th>" for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f'<td class="l">{c}</td>' if i < left else f"<td>{c}</td>"
-                                      for i, c in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="l">{c}</td>' if i < left else f"<td>{c}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -52,18 +56,21 @@ def svg_bars(labels: list[str], values: list[float], *, width: int = 640, bar: i
     top = max(finite, default=0.0) or 1.0
     label_w, height = 220, bar * len(labels) + 4
     parts = [f'<svg width="{width}" height="{height}" role="img">']
-    for i, (label, value) in enumerate(zip(labels, finite)):
+    for i, (label, value) in enumerate(zip(labels, finite, strict=True)):
         y = i * bar + 2
         w = max(1.0, (width - label_w - 90) * value / top)
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end" font-size="12">{_e(label)}</text>'
-                     f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar - 4}" fill="#4a7fc1"/>'
-                     f'<text x="{label_w + w + 4:.1f}" y="{y + bar - 5}" font-size="12">{value:.3g}{_e(unit)}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end" font-size="12">{_e(label)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar - 4}" fill="#4a7fc1"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + bar - 5}" font-size="12">{value:.3g}{_e(unit)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def svg_histogram(edges: list[float], counts: list[int], *, width: int = 640, height: int = 140,
-                  mark: float | None = None) -> str:
+def svg_histogram(
+    edges: list[float], counts: list[int], *, width: int = 640, height: int = 140, mark: float | None = None
+) -> str:
     """Counts of log-spaced bins as columns, the lowest and highest edges labelled; ``mark`` draws a
     vertical line at that value (the pass line of a ratio histogram)."""
     if not counts:
@@ -74,14 +81,20 @@ def svg_histogram(edges: list[float], counts: list[int], *, width: int = 640, he
     parts = [f'<svg width="{width}" height="{height}" role="img">']
     for i, count in enumerate(counts):
         h = plot_h * math.log1p(count) / math.log1p(top)
-        parts.append(f'<rect x="{10 + i * col:.1f}" y="{plot_h - h:.1f}" width="{max(col - 1, 1):.1f}" '
-                     f'height="{h:.1f}" fill="#7a5cc1"><title>({edges[i]:.2g}, {edges[i + 1]:.2g}]: '
-                     f'{count}</title></rect>')
+        parts.append(
+            f'<rect x="{10 + i * col:.1f}" y="{plot_h - h:.1f}" width="{max(col - 1, 1):.1f}" '
+            f'height="{h:.1f}" fill="#7a5cc1"><title>({edges[i]:.2g}, {edges[i + 1]:.2g}]: '
+            f"{count}</title></rect>"
+        )
     if mark is not None and edges[0] < mark < edges[-1]:
-        x = 10 + (width - 20) * (math.log10(mark) - math.log10(edges[0])) / (math.log10(edges[-1]) - math.log10(edges[0]))
+        x = 10 + (width - 20) * (math.log10(mark) - math.log10(edges[0])) / (
+            math.log10(edges[-1]) - math.log10(edges[0])
+        )
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{plot_h}" stroke="#b3261e" stroke-dasharray="4 3"/>')
-    parts.append(f'<text x="10" y="{height - 6}" font-size="11">{edges[0]:.2g}</text>'
-                 f'<text x="{width - 10}" y="{height - 6}" font-size="11" text-anchor="end">{edges[-1]:.2g}</text>')
+    parts.append(
+        f'<text x="10" y="{height - 6}" font-size="11">{edges[0]:.2g}</text>'
+        f'<text x="{width - 10}" y="{height - 6}" font-size="11" text-anchor="end">{edges[-1]:.2g}</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -89,11 +102,16 @@ def svg_histogram(edges: list[float], counts: list[int], *, width: int = 640, he
 def _summary(report: dict[str, Any]) -> str:
     onnx = report.get("onnx") or {}
     source = report.get("source") or {}
-    rows = [["status", f'{_e(report.get("status", ""))} (exit code {_e(report.get("exit_code", ""))})'],
-            ["source", _e(source.get("path", ""))], ["architecture", _e(source.get("architecture", ""))],
-            ["ONNX file", _e(onnx.get("path", ""))], ["sha256", f'<code>{_e(onnx.get("sha256", ""))}</code>'],
-            ["opset", _e(onnx.get("opset", ""))], ["created", _e(report.get("created_at", ""))],
-            ["tool", _e(report.get("tool", ""))]]
+    rows = [
+        ["status", f"{_e(report.get('status', ''))} (exit code {_e(report.get('exit_code', ''))})"],
+        ["source", _e(source.get("path", ""))],
+        ["architecture", _e(source.get("architecture", ""))],
+        ["ONNX file", _e(onnx.get("path", ""))],
+        ["sha256", f"<code>{_e(onnx.get('sha256', ''))}</code>"],
+        ["opset", _e(onnx.get("opset", ""))],
+        ["created", _e(report.get("created_at", ""))],
+        ["tool", _e(report.get("tool", ""))],
+    ]
     return "<h2>Summary</h2>" + _table(["", ""], rows, left=2)
 
 
@@ -102,28 +120,53 @@ def _validation(report: dict[str, Any]) -> str:
     if not validation:
         return ""
     errors = "".join(f"<li>{_e(e)}</li>" for e in validation.get("errors", []))
-    return (f"<h2>Validation</h2><p>{_verdict(validation.get('passed', True))} — opsets "
-            f"{_e(validation.get('opsets', ''))}, IR {_e(validation.get('ir_version', ''))}, "
-            f"{_e(validation.get('node_count', ''))} nodes</p>" + (f"<ul>{errors}</ul>" if errors else ""))
+    return (
+        f"<h2>Validation</h2><p>{_verdict(validation.get('passed', True))} — opsets "
+        f"{_e(validation.get('opsets', ''))}, IR {_e(validation.get('ir_version', ''))}, "
+        f"{_e(validation.get('node_count', ''))} nodes</p>" + (f"<ul>{errors}</ul>" if errors else "")
+    )
 
 
 def _parity(report: dict[str, Any]) -> str:
     parity = report.get("parity")
     if not parity:
         return ""
-    parts = [f"<h2>Parity</h2><p>{_verdict(parity.get('passed'))} — {_e(parity.get('reference', ''))} against "
-             f"{_e(parity.get('candidate', ''))}, {_e(parity.get('batches', ''))} batches</p>"]
+    parts = [
+        f"<h2>Parity</h2><p>{_verdict(parity.get('passed'))} — {_e(parity.get('reference', ''))} against "
+        f"{_e(parity.get('candidate', ''))}, {_e(parity.get('batches', ''))} batches</p>"
+    ]
     for failure in parity.get("failures", []):
         parts.append(f'<p class="note">{_e(failure)}</p>')
     for name, out in (parity.get("outputs") or {}).items():
         advice = out.get("advice") or {}
         tol = out.get("tolerance") or {}
         parts.append(f"<h3>{_e(name)} {_verdict(out.get('passed'))}</h3>")
-        parts.append(_table(["max abs", "mean abs", "max rel", "p99 abs", "atol", "rtol", "advised atol",
-                             "advised rtol", "p99.9 abs"],
-                            [[_num(out.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")] +
-                             [_num(tol.get("atol")), _num(tol.get("rtol")), _num(advice.get("atol")),
-                              _num(advice.get("rtol")), _num(advice.get("p999_abs"))]], left=0))
+        parts.append(
+            _table(
+                [
+                    "max abs",
+                    "mean abs",
+                    "max rel",
+                    "p99 abs",
+                    "atol",
+                    "rtol",
+                    "advised atol",
+                    "advised rtol",
+                    "p99.9 abs",
+                ],
+                [
+                    [_num(out.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")]
+                    + [
+                        _num(tol.get("atol")),
+                        _num(tol.get("rtol")),
+                        _num(advice.get("atol")),
+                        _num(advice.get("rtol")),
+                        _num(advice.get("p999_abs")),
+                    ]
+                ],
+                left=0,
+            )
+        )
         hist = out.get("histogram") or {}
         if hist.get("ratio_counts"):
             parts.append("<p>|err| / (atol + rtol·|ref|), log bins; the dashed line is the pass line (1):</p>")
@@ -139,10 +182,16 @@ def _latency(report: dict[str, Any]) -> str:
     if not entries:
         return ""
     labels = [f"{e['runtime']} {e['device']} b{e.get('batch_size', '')}" for e in entries]
-    rows = [[_e(label), _num(e.get("p50_ms")), _num(e.get("p90_ms")), _num(e.get("p99_ms"))]
-            for label, e in zip(labels, entries)]
-    return ("<h2>Latency</h2>" + _table(["runtime / device / batch", "p50 ms", "p90 ms", "p99 ms"], rows) +
-            "<p>p50 (ms):</p>" + svg_bars(labels, [e.get("p50_ms") for e in entries], unit=" ms"))
+    rows = [
+        [_e(label), _num(e.get("p50_ms")), _num(e.get("p90_ms")), _num(e.get("p99_ms"))]
+        for label, e in zip(labels, entries, strict=True)
+    ]
+    return (
+        "<h2>Latency</h2>"
+        + _table(["runtime / device / batch", "p50 ms", "p90 ms", "p99 ms"], rows)
+        + "<p>p50 (ms):</p>"
+        + svg_bars(labels, [e.get("p50_ms") for e in entries], unit=" ms")
+    )
 
 
 def _per_node(report: dict[str, Any]) -> str:
@@ -152,21 +201,35 @@ def _per_node(report: dict[str, Any]) -> str:
     first = per_node.get("first_divergence")
     parts = ["<h2>Per-node parity</h2>"]
     if first:
-        parts.append(f'<p class="note">First divergence (node rtol {_num(per_node.get("threshold"))}): module '
-                     f'<code>{_e(first.get("module"))}</code>, ONNX node <code>{_e(first.get("onnx_node"))}</code> '
-                     f'({_e(first.get("op_type"))}), max abs {_num(first.get("max_abs"))}, max rel '
-                     f'{_num(first.get("max_rel"))}' + (f'<br>source: <code>{_e(first["source"])}</code>'
-                                                        if first.get("source") else "") + "</p>")
+        parts.append(
+            f'<p class="note">First divergence (node rtol {_num(per_node.get("threshold"))}): module '
+            f"<code>{_e(first.get('module'))}</code>, ONNX node <code>{_e(first.get('onnx_node'))}</code> "
+            f"({_e(first.get('op_type'))}), max abs {_num(first.get('max_abs'))}, max rel "
+            f"{_num(first.get('max_rel'))}"
+            + (f"<br>source: <code>{_e(first['source'])}</code>" if first.get("source") else "")
+            + "</p>"
+        )
         if per_node.get("outputs_passed"):
             parts.append("<p>The final outputs still pass parity: this divergence does not reach them.</p>")
     else:
         parts.append(f"<p>{_num(per_node.get('compared', 0))} module outputs compared; no divergence.</p>")
-    worst = sorted(per_node.get("nodes") or [], key=lambda n: -(n.get("max_rel") if isinstance(n.get("max_rel"),
-                                                                                                 (int, float)) else 0))
-    rows = [[f"<code>{_e(n.get('module'))}</code>", _e(n.get("onnx_node")), _e(n.get("op_type")),
-             _num(n.get("max_abs")), _num(n.get("max_rel"))] for n in worst[:TOP]]
-    parts.append("<h3>Top nodes by error</h3>" + _table(["module", "ONNX node", "op type", "max abs", "max rel"],
-                                                         rows, left=3))
+    worst = sorted(
+        per_node.get("nodes") or [],
+        key=lambda n: -(n.get("max_rel") if isinstance(n.get("max_rel"), (int, float)) else 0),
+    )
+    rows = [
+        [
+            f"<code>{_e(n.get('module'))}</code>",
+            _e(n.get("onnx_node")),
+            _e(n.get("op_type")),
+            _num(n.get("max_abs")),
+            _num(n.get("max_rel")),
+        ]
+        for n in worst[:TOP]
+    ]
+    parts.append(
+        "<h3>Top nodes by error</h3>" + _table(["module", "ONNX node", "op type", "max abs", "max rel"], rows, left=3)
+    )
     return "".join(parts)
 
 
@@ -177,17 +240,32 @@ def _op_profile(report: dict[str, Any]) -> str:
     types = (profile.get("by_op_type") or [])[:TOP]
     nodes = (profile.get("nodes") or [])[:TOP]
     placement = ", ".join(f"{_e(p)}: {_num(n)}" for p, n in (profile.get("placement") or {}).items())
-    parts = [f"<h2>Where the time goes (ONNX Runtime, {_e(profile.get('device', ''))})</h2>",
-             f"<p>Nodes per execution provider: {placement}</p>"]
+    parts = [
+        f"<h2>Where the time goes (ONNX Runtime, {_e(profile.get('device', ''))})</h2>",
+        f"<p>Nodes per execution provider: {placement}</p>",
+    ]
     if profile.get("cpu_fallback"):
-        parts.append(f'<p class="note">{len(profile["cpu_fallback"])} nodes fell back to CPUExecutionProvider '
-                     "in the CUDA session.</p>")
-    parts.append("<h3>By op type (share of node time)</h3>" +
-                 svg_bars([t["op_type"] for t in types], [100 * t["share"] for t in types], unit=" %"))
-    rows = [[_e(n.get("onnx_node")), _e(n.get("op_type")), _e(n.get("provider")), _num(n.get("mean_us")),
-             f"{100 * n.get('share', 0):.1f} %"] for n in nodes]
-    parts.append("<h3>Top nodes by time</h3>" + _table(["ONNX node", "op type", "provider", "mean µs", "share"],
-                                                        rows, left=3))
+        parts.append(
+            f'<p class="note">{len(profile["cpu_fallback"])} nodes fell back to CPUExecutionProvider '
+            "in the CUDA session.</p>"
+        )
+    parts.append(
+        "<h3>By op type (share of node time)</h3>"
+        + svg_bars([t["op_type"] for t in types], [100 * t["share"] for t in types], unit=" %")
+    )
+    rows = [
+        [
+            _e(n.get("onnx_node")),
+            _e(n.get("op_type")),
+            _e(n.get("provider")),
+            _num(n.get("mean_us")),
+            f"{100 * n.get('share', 0):.1f} %",
+        ]
+        for n in nodes
+    ]
+    parts.append(
+        "<h3>Top nodes by time</h3>" + _table(["ONNX node", "op type", "provider", "mean µs", "share"], rows, left=3)
+    )
     return "".join(parts)
 
 
@@ -195,5 +273,7 @@ def render_html(report: dict[str, Any]) -> str:
     """The page for ``report``: summary, validation, parity with histograms, latency, per-node, op time."""
     title = f"Heimdall Studio report — {(report.get('source') or {}).get('path', '')}"
     body = "".join(section(report) for section in (_summary, _validation, _parity, _latency, _per_node, _op_profile))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-            f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{body}</body></html>\n")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{body}</body></html>\n"
+    )

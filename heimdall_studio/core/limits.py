@@ -19,9 +19,23 @@ from heimdall_studio.core.specs import TensorSpec
 # its activations and the runtimes need the rest.
 MEMORY_SHARE = 0.8
 
-_ITEM_SIZES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "int32": 4, "int16": 2,
-               "uint16": 2, "int8": 1, "uint8": 1, "bool": 1, "uint32": 4, "uint64": 8, "complex64": 8,
-               "complex128": 16}
+_ITEM_SIZES = {
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float64": 8,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "uint16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+    "uint32": 4,
+    "uint64": 8,
+    "complex64": 8,
+    "complex128": 16,
+}
 
 
 def available_memory() -> int:
@@ -65,7 +79,8 @@ def check_fits(needed: int, what: str, hint: str) -> None:
         raise BadInputError(
             f"{what} need {human_bytes(needed)} of memory; only {human_bytes(available_memory())} is available "
             f"here (Heimdall Studio plans with at most {MEMORY_SHARE:.0%} of it).",
-            hint)
+            hint,
+        )
 
 
 def check_feed_fits(specs: Sequence[TensorSpec], batch_sizes: Sequence[int], purpose: str) -> None:
@@ -77,14 +92,17 @@ def check_feed_fits(specs: Sequence[TensorSpec], batch_sizes: Sequence[int], pur
         return
     for spec in specs:
         if any(d < 0 for d in spec.concrete_shape(1)):
-            raise BadInputError(f"Input {spec.name!r} has an impossible shape {spec.shape} (a negative size).",
-                                "Give the input's real shape with --input NAME:DIMS:DTYPE.")
+            raise BadInputError(
+                f"Input {spec.name!r} has an impossible shape {spec.shape} (a negative size).",
+                "Give the input's real shape with --input NAME:DIMS:DTYPE.",
+            )
     needed = feed_bytes(specs, batch_sizes)
     largest_batch = max(batch_sizes)
     biggest = max(specs, key=lambda spec: tensor_bytes(spec, largest_batch))
     shape = biggest.concrete_shape(largest_batch)
     sizes = ",".join(str(size) for size in batch_sizes)
-    check_fits(needed, f"The inputs for {purpose} (batch size {sizes}; largest: {biggest.name} {shape} "
-                       f"{biggest.dtype})",
-               "Use smaller input dims (--input NAME:DIMS:DTYPE) or smaller batch sizes "
-               "(--batch-size, --bench-batch-sizes).")
+    check_fits(
+        needed,
+        f"The inputs for {purpose} (batch size {sizes}; largest: {biggest.name} {shape} {biggest.dtype})",
+        "Use smaller input dims (--input NAME:DIMS:DTYPE) or smaller batch sizes (--batch-size, --bench-batch-sizes).",
+    )

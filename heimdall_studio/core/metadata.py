@@ -26,8 +26,13 @@ __all__ = ["MetadataResult", "metadata_step", "onnx_file_parts", "sha256_file"]
 
 CHUNK = 1 << 20
 PROGRESS_EVERY_S = 0.1
-DISTRIBUTIONS = {"torch": ("torch",), "onnx": ("onnx",), "onnxscript": ("onnxscript",),
-                 "onnxruntime": ("onnxruntime", "onnxruntime-gpu"), "numpy": ("numpy",)}
+DISTRIBUTIONS = {
+    "torch": ("torch",),
+    "onnx": ("onnx",),
+    "onnxscript": ("onnxscript",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "numpy": ("numpy",),
+}
 
 
 @dataclass
@@ -70,8 +75,9 @@ def _hash_chunks(digest: Any, path: Path, chunk: int) -> Iterator[int]:
             yield len(piece)
 
 
-def metadata_step(onnx_path: Path, model: LoadedModel, export: Any | None,
-                  cancel: CancelToken) -> Generator[Event, None, MetadataResult]:
+def metadata_step(
+    onnx_path: Path, model: LoadedModel, export: Any | None, cancel: CancelToken
+) -> Generator[Event, None, MetadataResult]:
     """Describe ``onnx_path`` (``export`` is this run's ExportResult, if any).
     BadInputError when the file or one of its external data files is missing, or when external
     data lies outside the model's folder (nothing is hashed then)."""
@@ -80,8 +86,10 @@ def metadata_step(onnx_path: Path, model: LoadedModel, export: Any | None,
     parts = onnx_file_parts(onnx_path, structure)  # BadInputError for data outside the model's folder
     missing = [p.name for p in parts if not p.is_file()]
     if missing:
-        raise BadInputError(f"{onnx_path.name} refers to {', '.join(missing)}, which is missing.",
-                            "Keep the .onnx and its .data file(s) together in one folder.")
+        raise BadInputError(
+            f"{onnx_path.name} refers to {', '.join(missing)}, which is missing.",
+            "Keep the .onnx and its .data file(s) together in one folder.",
+        )
     total = sum(p.stat().st_size for p in parts)
     files: list[dict[str, Any]] = []
     hashed, last = 0, time.perf_counter()
@@ -95,20 +103,37 @@ def metadata_step(onnx_path: Path, model: LoadedModel, export: Any | None,
                 yield Progress(METADATA, hashed, total, f"Hashing {part.name}")
                 last = time.perf_counter()
         stat = part.stat()
-        files.append({"name": part.name, "path": str(part), "size_bytes": stat.st_size,
-                      "sha256": digest.hexdigest(), "modified_at": _utc(stat.st_mtime),
-                      "mtime_ns": stat.st_mtime_ns})
+        files.append(
+            {
+                "name": part.name,
+                "path": str(part),
+                "size_bytes": stat.st_size,
+                "sha256": digest.hexdigest(),
+                "modified_at": _utc(stat.st_mtime),
+                "mtime_ns": stat.st_mtime_ns,
+            }
+        )
     yield Progress(METADATA, total, total, "Hashed")
 
     inputs, outputs = io_specs(structure)
     parameters, trainable, source = _parameter_counts(model, structure)
     return MetadataResult(
-        onnx_path=str(onnx_path), sha256=files[0]["sha256"], size_bytes=files[0]["size_bytes"],
-        total_size_bytes=total, files=files, parameters=parameters, trainable_parameters=trainable,
-        parameters_from=source, inputs=[s.to_dict() for s in inputs], outputs=[s.to_dict() for s in outputs],
-        source=model.describe(), export=export.to_dict() if export is not None else None,
+        onnx_path=str(onnx_path),
+        sha256=files[0]["sha256"],
+        size_bytes=files[0]["size_bytes"],
+        total_size_bytes=total,
+        files=files,
+        parameters=parameters,
+        trainable_parameters=trainable,
+        parameters_from=source,
+        inputs=[s.to_dict() for s in inputs],
+        outputs=[s.to_dict() for s in outputs],
+        source=model.describe(),
+        export=export.to_dict() if export is not None else None,
         opsets={imp.domain: imp.version for imp in structure.opset_import},
-        versions=library_versions(), created_at=_utc(time.time()))
+        versions=library_versions(),
+        created_at=_utc(time.time()),
+    )
 
 
 def _parameter_counts(model: LoadedModel, structure: Any) -> tuple[int, int | None, str]:
@@ -142,8 +167,12 @@ def known_sha256(path: Path, metadata: dict[str, Any] | None, cancel: CancelToke
     once per run, not once per step."""
     stat = Path(path).stat()
     for entry in (metadata or {}).get("files", []):
-        if (entry.get("sha256") and Path(entry.get("path", "")).resolve() == Path(path).resolve()
-                and entry.get("size_bytes") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns):
+        if (
+            entry.get("sha256")
+            and Path(entry.get("path", "")).resolve() == Path(path).resolve()
+            and entry.get("size_bytes") == stat.st_size
+            and entry.get("mtime_ns") == stat.st_mtime_ns
+        ):
             return str(entry["sha256"])
     return sha256_file(path, cancel=cancel)
 

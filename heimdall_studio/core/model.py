@@ -9,12 +9,12 @@ from typing import Any
 from heimdall_studio.core.specs import TensorSpec
 
 # LoadedModel.kind values
-CHECKPOINT = "checkpoint"            # Heimdall's dict with model_state_dict
-STATE_DICT = "state_dict"            # plain or Lightning-style state dict + --model-class
+CHECKPOINT = "checkpoint"  # Heimdall's dict with model_state_dict
+STATE_DICT = "state_dict"  # plain or Lightning-style state dict + --model-class
 TORCHSCRIPT = "torchscript"
 EXPORTED_PROGRAM = "exported_program"  # torch.export .pt2
-PICKLED_MODULE = "pickled_module"    # whole nn.Module, only with --trust
-ONNX = "onnx"                        # an existing .onnx: export is skipped
+PICKLED_MODULE = "pickled_module"  # whole nn.Module, only with --trust
+ONNX = "onnx"  # an existing .onnx: export is skipped
 
 
 @dataclass

@@ -28,8 +28,10 @@ def load_structure(path: Path) -> Any:
     try:
         return onnx.load(str(path), load_external_data=False)
     except (DecodeError, OSError, ValueError, RuntimeError) as exc:
-        raise BadInputError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc}).",
-                            "The file may be truncated or not an ONNX file; export it again.") from exc
+        raise BadInputError(
+            f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc}).",
+            "The file may be truncated or not an ONNX file; export it again.",
+        ) from exc
 
 
 def _dtype_name(elem_type: int) -> str:
@@ -130,13 +132,15 @@ def external_data_paths(path: Path, model: Any = None) -> list[Path]:
             raise BadInputError(
                 f"{path.name} keeps weights in external data at {location!r}, {why}: external data must be a "
                 f"file inside the model's own folder ({folder}). It was not opened.",
-                "Save the model again with its .data file next to it (onnx.save(..., location='NAME.onnx.data')).")
+                "Save the model again with its .data file next to it (onnx.save(..., location='NAME.onnx.data')).",
+            )
         target = folder / location
         if not target.resolve().is_relative_to(base):
             raise BadInputError(
                 f"{path.name} keeps weights in external data at {location!r}, which leads out of the model's "
                 f"folder ({folder}) through a symbolic link. It was not opened.",
-                f"Put the real .data file in {folder} instead of a link to it.")
+                f"Put the real .data file in {folder} instead of a link to it.",
+            )
         parts.append(target)
     return parts
 

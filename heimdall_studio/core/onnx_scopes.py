@@ -44,9 +44,17 @@ def scoped_nodes(graph: Any, module_paths: set[str]) -> list[ScopedNode]:
         else:
             chain = _torchscript_chain(node.name)
         modules = tuple(path for path in chain if path in module_paths)
-        nodes.append(ScopedNode(index, node.name, node.op_type, tuple(i for i in node.input if i),
-                                tuple(o for o in node.output if o), modules,
-                                user_frame(meta.get(STACK_KEY, ""))))
+        nodes.append(
+            ScopedNode(
+                index,
+                node.name,
+                node.op_type,
+                tuple(i for i in node.input if i),
+                tuple(o for o in node.output if o),
+                modules,
+                user_frame(meta.get(STACK_KEY, "")),
+            )
+        )
     return nodes
 
 
@@ -66,7 +74,7 @@ def _torchscript_chain(name: str) -> list[str]:
     chain: list[str] = []
     previous, path = "", ""
     for segment in parts[1:-1]:
-        attr = segment[len(previous) + 1:] if previous and segment.startswith(previous + ".") else segment
+        attr = segment[len(previous) + 1 :] if previous and segment.startswith(previous + ".") else segment
         path = f"{path}.{attr}" if path else attr
         chain.append(path)
         previous = segment
@@ -82,7 +90,7 @@ def user_frame(stack: str) -> str:
         if not text.startswith("File "):
             continue
         try:
-            file_part, line_part = text[len("File "):].split(", line ", 1)
+            file_part, line_part = text[len("File ") :].split(", line ", 1)
         except ValueError:
             continue
         path = file_part.strip('"')

@@ -46,8 +46,13 @@ class OpProfileResult:
         return json_safe(self)
 
 
-def op_profile_step(onnx_path: Path, inputs: list[TensorSpec], options: OpProfileOptions,
-                    benchmark: BenchmarkOptions, cancel: CancelToken) -> Generator[Event, None, OpProfileResult]:
+def op_profile_step(
+    onnx_path: Path,
+    inputs: list[TensorSpec],
+    options: OpProfileOptions,
+    benchmark: BenchmarkOptions,
+    cancel: CancelToken,
+) -> Generator[Event, None, OpProfileResult]:
     """Profile ``options.runs`` runs of ``onnx_path`` on CUDA when the benchmark asks for it and this
     onnxruntime has it, else on the CPU."""
     import onnxruntime as ort
@@ -57,7 +62,9 @@ def op_profile_step(onnx_path: Path, inputs: list[TensorSpec], options: OpProfil
     if options.runs < 1:
         from heimdall_studio.core.errors import BadInputError
 
-        raise BadInputError(f"Op profiling needs at least one run (got {options.runs}).", "Give --op-profile-runs 1 or more.")
+        raise BadInputError(
+            f"Op profiling needs at least one run (got {options.runs}).", "Give --op-profile-runs 1 or more."
+        )
     cuda = "cuda" in benchmark.devices and CUDA in ort.get_available_providers()
     providers = [CUDA, CPU] if cuda else [CPU]
     if benchmark.inputs_npz:
@@ -101,16 +108,23 @@ def cpu_fallback(result: OpProfileResult) -> Log | None:
     if not result.cpu_fallback:
         return None
     names = ", ".join(result.cpu_fallback[:10]) + (" …" if len(result.cpu_fallback) > 10 else "")
-    return Log("warning", f"CPU FALLBACK: {len(result.cpu_fallback)} of {len(result.nodes)} nodes ran on {CPU} "
-                          f"in a CUDA session ({names}). Each one copies its tensors between the GPU and the "
-                          f"host; check that their op types and dtypes are supported by {CUDA}.", OP_PROFILE)
+    return Log(
+        "warning",
+        f"CPU FALLBACK: {len(result.cpu_fallback)} of {len(result.nodes)} nodes ran on {CPU} "
+        f"in a CUDA session ({names}). Each one copies its tensors between the GPU and the "
+        f"host; check that their op types and dtypes are supported by {CUDA}.",
+        OP_PROFILE,
+    )
 
 
 def summarise(events: list[dict[str, Any]], skip_runs: int = 1) -> OpProfileResult:
     """Per-node and per-op-type means from an ORT profile trace, dropping the first ``skip_runs``
     runs (``model_run`` events) as warm-up."""
-    runs = sorted((e["ts"], e["ts"] + e.get("dur", 0)) for e in events
-                  if e.get("cat") == "Session" and e.get("name") == "model_run")
+    runs = sorted(
+        (e["ts"], e["ts"] + e.get("dur", 0))
+        for e in events
+        if e.get("cat") == "Session" and e.get("name") == "model_run"
+    )
     kept = runs[skip_runs:] if len(runs) > skip_runs else runs
     totals: dict[str, float] = {}
     info: dict[str, tuple[str, str]] = {}
@@ -127,14 +141,26 @@ def summarise(events: list[dict[str, Any]], skip_runs: int = 1) -> OpProfileResu
     count = max(len(kept), 1)
     means = {node: total / count for node, total in totals.items()}
     total = sum(means.values()) or 1.0
-    nodes = [{"onnx_node": node, "op_type": info[node][0], "provider": info[node][1], "mean_us": mean,
-              "share": mean / total} for node, mean in sorted(means.items(), key=lambda kv: -kv[1])]
+    nodes = [
+        {"onnx_node": node, "op_type": info[node][0], "provider": info[node][1], "mean_us": mean, "share": mean / total}
+        for node, mean in sorted(means.items(), key=lambda kv: -kv[1])
+    ]
     by_type: dict[str, float] = {}
     placement: dict[str, int] = {}
     for node in nodes:
         by_type[node["op_type"]] = by_type.get(node["op_type"], 0.0) + node["mean_us"]
         placement[node["provider"]] = placement.get(node["provider"], 0) + 1
-    by_op_type = [{"op_type": op, "mean_us": mean, "share": mean / total}
-                  for op, mean in sorted(by_type.items(), key=lambda kv: -kv[1])]
-    return OpProfileResult(device="", providers=[], runs=len(kept), batch_size=0, nodes=nodes,
-                           by_op_type=by_op_type, placement=placement, total_us=sum(means.values()))
+    by_op_type = [
+        {"op_type": op, "mean_us": mean, "share": mean / total}
+        for op, mean in sorted(by_type.items(), key=lambda kv: -kv[1])
+    ]
+    return OpProfileResult(
+        device="",
+        providers=[],
+        runs=len(kept),
+        batch_size=0,
+        nodes=nodes,
+        by_op_type=by_op_type,
+        placement=placement,
+        total_us=sum(means.values()),
+    )

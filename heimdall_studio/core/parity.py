@@ -54,7 +54,7 @@ def _trimmed(edges: np.ndarray, counts: np.ndarray) -> tuple[list[float], list[i
     """The edges and counts from the first to the last non-empty bin (one bin when all are empty)."""
     filled = np.flatnonzero(counts)
     first, last = (int(filled[0]), int(filled[-1])) if filled.size else (0, 0)
-    return [float(e) for e in edges[first: last + 2]], [int(c) for c in counts[first: last + 1]]
+    return [float(e) for e in edges[first : last + 2]], [int(c) for c in counts[first : last + 1]]
 
 
 @dataclass
@@ -106,18 +106,36 @@ class _OutputErrors:
             rel[short] = np.nextafter(rel[short], np.inf)
         self.need_rtol = max(self.need_rtol, float(rel.max()))
 
-    def add_worst(self, batch: int, shape: tuple[int, ...], flat: np.ndarray | None, ref: np.ndarray, cand: np.ndarray,
-                  diff: np.ndarray, allowed: np.ndarray, ratio: np.ndarray) -> None:
+    def add_worst(
+        self,
+        batch: int,
+        shape: tuple[int, ...],
+        flat: np.ndarray | None,
+        ref: np.ndarray,
+        cand: np.ndarray,
+        diff: np.ndarray,
+        allowed: np.ndarray,
+        ratio: np.ndarray,
+    ) -> None:
         """Keep the WORST_KEPT elements with the largest ratio; the arguments are the finite elements."""
         k = min(WORST_KEPT, ratio.size)
         if k == 0:
             return
-        top = np.argpartition(ratio, ratio.size - k)[ratio.size - k:]
+        top = np.argpartition(ratio, ratio.size - k)[ratio.size - k :]
         for i in top:
-            self.worst.append((float(ratio[i]), {
-                "batch": batch, "index": [int(v) for v in np.unravel_index(int(i if flat is None else flat[i]), shape)],
-                "reference": float(ref[i]), "candidate": float(cand[i]), "abs_err": float(diff[i]),
-                "allowed": float(allowed[i])}))
+            self.worst.append(
+                (
+                    float(ratio[i]),
+                    {
+                        "batch": batch,
+                        "index": [int(v) for v in np.unravel_index(int(i if flat is None else flat[i]), shape)],
+                        "reference": float(ref[i]),
+                        "candidate": float(cand[i]),
+                        "abs_err": float(diff[i]),
+                        "allowed": float(allowed[i]),
+                    },
+                )
+            )
         self.worst.sort(key=lambda pair: -pair[0])
         del self.worst[WORST_KEPT:]
 
@@ -134,16 +152,26 @@ class _OutputErrors:
             "median_abs": float(np.median(errors)) if errors.size else float("nan"),
             "elements": self.elements,
             "outside_tolerance": self.outside,
-            "nan_reference": self.nan_reference, "inf_reference": self.inf_reference,
-            "nan_candidate": self.nan_candidate, "inf_candidate": self.inf_candidate,
+            "nan_reference": self.nan_reference,
+            "inf_reference": self.inf_reference,
+            "nan_candidate": self.nan_candidate,
+            "inf_candidate": self.inf_candidate,
             "passed": not self.failed,
             "max_ratio": self.max_ratio if counted else float("nan"),
             "tolerance": dataclasses.asdict(self.tolerance),
-            "histogram": {"abs_edges": abs_edges, "abs_counts": abs_counts,
-                          "ratio_edges": ratio_edges, "ratio_counts": ratio_counts, "exact": self.exact},
+            "histogram": {
+                "abs_edges": abs_edges,
+                "abs_counts": abs_counts,
+                "ratio_edges": ratio_edges,
+                "ratio_counts": ratio_counts,
+                "exact": self.exact,
+            },
             "worst": [element for _, element in self.worst],
-            "advice": {"atol": self.need_atol if counted else None, "rtol": self.need_rtol if counted else None,
-                       "p999_abs": float(np.percentile(errors, 99.9)) if errors.size else None},
+            "advice": {
+                "atol": self.need_atol if counted else None,
+                "rtol": self.need_rtol if counted else None,
+                "p999_abs": float(np.percentile(errors, 99.9)) if errors.size else None,
+            },
         }
 
 
@@ -165,8 +193,9 @@ class ParityResult:
         return data
 
 
-def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], options: ParityOptions,
-                cancel: CancelToken) -> Generator[Event, None, ParityResult]:
+def parity_step(
+    reference: Runner, candidate: Runner, inputs: list[TensorSpec], options: ParityOptions, cancel: CancelToken
+) -> Generator[Event, None, ParityResult]:
     """Compare ``candidate`` against ``reference``; runners not yet active are
     activated here and deactivated at the end. BadInputError for a bad .npz."""
     if options.inputs_npz:
@@ -192,8 +221,10 @@ def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], 
             actual = candidate.infer(feed)
             for name in actual:
                 if name not in expected:
-                    failures.setdefault(f"output {name!r} of the {candidate.runtime} model has no counterpart "
-                                        f"in the {reference.runtime} model")
+                    failures.setdefault(
+                        f"output {name!r} of the {candidate.runtime} model has no counterpart "
+                        f"in the {reference.runtime} model"
+                    )
             for name, ref in expected.items():
                 tracker = errors.setdefault(name, _OutputErrors(options.tolerance_for(name)))
                 if name not in actual:
@@ -210,10 +241,12 @@ def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], 
         if tracker.outside:
             failures.setdefault(
                 f"output {name!r}: {tracker.outside} of {tracker.elements} elements differ by more than "
-                f"atol {tol.atol:g} + rtol {tol.rtol:g}·|reference| (max abs error {summary['max_abs']:.3g})")
+                f"atol {tol.atol:g} + rtol {tol.rtol:g}·|reference| (max abs error {summary['max_abs']:.3g})"
+            )
         if tracker.elements and summary["mean_abs"] > tol.mean_atol:
-            failures.setdefault(f"output {name!r}: mean abs error {summary['mean_abs']:.3g} is above "
-                                f"mean_atol {tol.mean_atol:g}")
+            failures.setdefault(
+                f"output {name!r}: mean abs error {summary['mean_abs']:.3g} is above mean_atol {tol.mean_atol:g}"
+            )
         summary["passed"] = not (tracker.failed or tracker.outside or summary["mean_abs"] > tol.mean_atol)
     for message in failures:
         yield Log("warning", f"Parity: {message}", PARITY)
@@ -221,34 +254,57 @@ def parity_step(reference: Runner, candidate: Runner, inputs: list[TensorSpec], 
     criteria.update({name: dataclasses.asdict(tol) for name, tol in options.per_output.items()})
     return ParityResult(
         passed=not failures and all(o["passed"] for o in outputs.values()),
-        reference=reference.describe(), candidate=candidate.describe(), batches=len(sizes),
-        batch_size=sizes[0], seed=options.seed, inputs=options.inputs_npz or "random",
-        criteria=criteria, outputs=outputs, failures=list(failures))
+        reference=reference.describe(),
+        candidate=candidate.describe(),
+        batches=len(sizes),
+        batch_size=sizes[0],
+        seed=options.seed,
+        inputs=options.inputs_npz or "random",
+        criteria=criteria,
+        outputs=outputs,
+        failures=list(failures),
+    )
 
 
-def _compare(name: str, ref: np.ndarray, cand: np.ndarray, tracker: _OutputErrors, failures: dict[str, None],
-             candidate_runtime: str, batch_index: int = 0) -> tuple[float, float, bool]:
+def _compare(
+    name: str,
+    ref: np.ndarray,
+    cand: np.ndarray,
+    tracker: _OutputErrors,
+    failures: dict[str, None],
+    candidate_runtime: str,
+    batch_index: int = 0,
+) -> tuple[float, float, bool]:
     """Fold one batch of one output into ``tracker``; (max_abs, mean_abs, passed) of the batch."""
     nan = float("nan")
     if ref.shape != cand.shape:
         tracker.failed = True
-        failures.setdefault(f"output {name!r}: shape {tuple(cand.shape)} from {candidate_runtime}, "
-                            f"{tuple(ref.shape)} from the reference")
+        failures.setdefault(
+            f"output {name!r}: shape {tuple(cand.shape)} from {candidate_runtime}, "
+            f"{tuple(ref.shape)} from the reference"
+        )
         return nan, nan, False
     if ref.dtype != cand.dtype:
         tracker.failed = True
-        failures.setdefault(f"output {name!r}: dtype {cand.dtype} from {candidate_runtime}, {ref.dtype} "
-                            f"from the reference")
+        failures.setdefault(
+            f"output {name!r}: dtype {cand.dtype} from {candidate_runtime}, {ref.dtype} from the reference"
+        )
     ref64, cand64 = ref.astype(np.float64), cand.astype(np.float64)
-    counts = {"nan_reference": int(np.isnan(ref64).sum()), "inf_reference": int(np.isinf(ref64).sum()),
-              "nan_candidate": int(np.isnan(cand64).sum()), "inf_candidate": int(np.isinf(cand64).sum())}
+    counts = {
+        "nan_reference": int(np.isnan(ref64).sum()),
+        "inf_reference": int(np.isinf(ref64).sum()),
+        "nan_candidate": int(np.isnan(cand64).sum()),
+        "inf_candidate": int(np.isinf(cand64).sum()),
+    }
     for key, count in counts.items():
         setattr(tracker, key, getattr(tracker, key) + count)
     if any(counts.values()):
         tracker.failed = True
-        failures.setdefault(f"output {name!r} has non-finite values: reference {tracker.nan_reference} NaN / "
-                            f"{tracker.inf_reference} Inf, {candidate_runtime} {tracker.nan_candidate} NaN / "
-                            f"{tracker.inf_candidate} Inf")
+        failures.setdefault(
+            f"output {name!r} has non-finite values: reference {tracker.nan_reference} NaN / "
+            f"{tracker.inf_reference} Inf, {candidate_runtime} {tracker.nan_candidate} NaN / "
+            f"{tracker.inf_candidate} Inf"
+        )
     finite = np.isfinite(ref64) & np.isfinite(cand64)
     diff = np.abs(cand64[finite] - ref64[finite])
     if diff.size == 0:

@@ -49,9 +49,15 @@ class PerNodeResult:
         return json_safe(self)
 
 
-def per_node_step(module: Any, onnx_path: Path, inputs: list[TensorSpec], options: PerNodeOptions,
-                  parity: ParityOptions, cancel: CancelToken,
-                  outputs_passed: bool | None = None) -> Generator[Event, None, PerNodeResult]:
+def per_node_step(
+    module: Any,
+    onnx_path: Path,
+    inputs: list[TensorSpec],
+    options: PerNodeOptions,
+    parity: ParityOptions,
+    cancel: CancelToken,
+    outputs_passed: bool | None = None,
+) -> Generator[Event, None, PerNodeResult]:
     """Compare every module's output with its ONNX value; ``module`` is an nn.Module on the CPU."""
     from heimdall_studio.core.runners import torch_module
 
@@ -88,24 +94,36 @@ def per_node_step(module: Any, onnx_path: Path, inputs: list[TensorSpec], option
         yield Progress(PER_NODE, len(chunks), len(chunks), "compared")
     ordered = [data for _, data in sorted(entries.values(), key=lambda pair: pair[1]["_index"])]
     first = next((e for e in ordered if not e["max_rel"] <= options.rtol), None)
-    result = PerNodeResult(compared=len(ordered), threshold=options.rtol, first_divergence=None,
-                           nodes=[{k: v for k, v in e.items() if not k.startswith("_") and k != "source"}
-                                  for e in ordered],
-                           modules=len(paths), unmatched=unmatched, chunks=len(chunks),
-                           max_extra_outputs=max_extra, batch_size=_batch_of(feed), outputs_passed=outputs_passed)
+    result = PerNodeResult(
+        compared=len(ordered),
+        threshold=options.rtol,
+        first_divergence=None,
+        nodes=[{k: v for k, v in e.items() if not k.startswith("_") and k != "source"} for e in ordered],
+        modules=len(paths),
+        unmatched=unmatched,
+        chunks=len(chunks),
+        max_extra_outputs=max_extra,
+        batch_size=_batch_of(feed),
+        outputs_passed=outputs_passed,
+    )
     if first is not None:
-        result.first_divergence = {k: first[k] for k in ("onnx_node", "op_type", "module", "source",
-                                                         "max_abs", "max_rel")}
-        message = (f"first divergence at ONNX node {first['onnx_node']} ({first['op_type']}) from module "
-                   f"{first['module']}: max rel error {first['max_rel']:.3g} > {options.rtol:g}")
+        result.first_divergence = {
+            k: first[k] for k in ("onnx_node", "op_type", "module", "source", "max_abs", "max_rel")
+        }
+        message = (
+            f"first divergence at ONNX node {first['onnx_node']} ({first['op_type']}) from module "
+            f"{first['module']}: max rel error {first['max_rel']:.3g} > {options.rtol:g}"
+        )
         if outputs_passed:
             message += "; the final outputs still pass parity, so this divergence does not reach them"
             result.notes.append("A node diverges although the final outputs pass parity.")
         yield Log("warning", f"Per-node parity: {message}", PER_NODE)
     if not ordered:
-        result.notes.append("No module output could be matched to an ONNX value: the file carries no "
-                            "scope records (dynamo name_scopes or TorchScript /module/Op names) for "
-                            "this model's modules.")
+        result.notes.append(
+            "No module output could be matched to an ONNX value: the file carries no "
+            "scope records (dynamo name_scopes or TorchScript /module/Op names) for "
+            "this model's modules."
+        )
         yield Log("warning", f"Per-node parity: {result.notes[-1]}", PER_NODE)
     return result
 
@@ -127,14 +145,21 @@ def _light_copy(onnx_path: Path, folder: Path) -> Any:
     import onnx
 
     model = onnx.load(str(onnx_path))
-    onnx.save_model(model, str(folder / "base.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="weights.bin", size_threshold=1024)
+    onnx.save_model(
+        model,
+        str(folder / "base.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=1024,
+    )
     del model
     return onnx.load(str(folder / "base.onnx"), load_external_data=False)
 
 
-def _chunks(plan: list[tuple[str, list[ModuleValue]]], size: int,
-            graph_outputs: set[str]) -> Generator[list[tuple[str, list[ModuleValue]]], None, None]:
+def _chunks(
+    plan: list[tuple[str, list[ModuleValue]]], size: int, graph_outputs: set[str]
+) -> Generator[list[tuple[str, list[ModuleValue]]], None, None]:
     """Groups of modules whose candidate values add at most ``size`` outputs to one session."""
     chunk: list[tuple[str, list[ModuleValue]]] = []
     values: set[str] = set()
@@ -150,8 +175,9 @@ def _chunks(plan: list[tuple[str, list[ModuleValue]]], size: int,
         yield chunk
 
 
-def _torch_outputs(model: Any, by_name: dict[str, Any], wanted: list[str], inputs: list[TensorSpec],
-                   feed: dict[str, np.ndarray]) -> dict[str, np.ndarray | None]:
+def _torch_outputs(
+    model: Any, by_name: dict[str, Any], wanted: list[str], inputs: list[TensorSpec], feed: dict[str, np.ndarray]
+) -> dict[str, np.ndarray | None]:
     """The output of each module in ``wanted`` on ``feed``; None for a module called more than once
     or whose output is not one tensor."""
     import torch
@@ -161,7 +187,9 @@ def _torch_outputs(model: Any, by_name: dict[str, Any], wanted: list[str], input
     def hook(path: str):
         def keep(_module: Any, _args: Any, output: Any) -> None:
             seen.setdefault(path, []).append(
-                output.detach().float().cpu().numpy().copy() if isinstance(output, torch.Tensor) else None)
+                output.detach().float().cpu().numpy().copy() if isinstance(output, torch.Tensor) else None
+            )
+
         return keep
 
     with contextlib.ExitStack() as stack:
@@ -174,8 +202,9 @@ def _torch_outputs(model: Any, by_name: dict[str, Any], wanted: list[str], input
     return {path: outs[0] if len(outs) == 1 else None for path, outs in seen.items()}
 
 
-def _onnx_values(light: Any, folder: Path, values: list[str], graph_outputs: list[str],
-                 feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _onnx_values(
+    light: Any, folder: Path, values: list[str], graph_outputs: list[str], feed: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """The model's outputs and ``values`` from a session on a light copy with those extra outputs."""
     import onnx
     import onnxruntime as ort
@@ -191,11 +220,12 @@ def _onnx_values(light: Any, folder: Path, values: list[str], graph_outputs: lis
     names = list(graph_outputs) + values
     arrays = session.run(names, {name: np.ascontiguousarray(array) for name, array in feed.items()})
     del session
-    return dict(zip(names, arrays))
+    return dict(zip(names, arrays, strict=True))
 
 
-def _compare(module_path: str, cands: list[ModuleValue], expected: np.ndarray | None,
-             actual: dict[str, np.ndarray]) -> tuple[str, int, dict[str, Any]] | None:
+def _compare(
+    module_path: str, cands: list[ModuleValue], expected: np.ndarray | None, actual: dict[str, np.ndarray]
+) -> tuple[str, int, dict[str, Any]] | None:
     if expected is None:
         return None
     for cand in reversed(cands):
@@ -210,7 +240,17 @@ def _compare(module_path: str, cands: list[ModuleValue], expected: np.ndarray | 
             max_abs = float("nan")
         max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
         depth = cand.node.modules.index(module_path)
-        return cand.value, depth, {"onnx_node": cand.node.name, "op_type": cand.node.op_type, "module": module_path,
-                                   "max_abs": max_abs, "max_rel": max_rel, "source": cand.node.source or None,
-                                   "_index": cand.node.index}
+        return (
+            cand.value,
+            depth,
+            {
+                "onnx_node": cand.node.name,
+                "op_type": cand.node.op_type,
+                "module": module_path,
+                "max_abs": max_abs,
+                "max_rel": max_rel,
+                "source": cand.node.source or None,
+                "_index": cand.node.index,
+            },
+        )
     return None

@@ -40,12 +40,12 @@ class Runner(abc.ABC):
     @property
     @abc.abstractmethod
     def device(self) -> str:
-        """"cpu" or "cuda"."""
+        """ "cpu" or "cuda"."""
 
     @property
     @abc.abstractmethod
     def provider(self) -> str:
-        """"torch" for PyTorch, the execution provider in use for ONNX Runtime."""
+        """ "torch" for PyTorch, the execution provider in use for ONNX Runtime."""
 
     @property
     @abc.abstractmethod
@@ -150,8 +150,16 @@ class TorchRunner(Runner):
 
     runtime = "pytorch"
 
-    def __init__(self, module: Any, input_names: Sequence[str], output_names: Sequence[str],
-                 device: str = "cpu", threads: int = 0, *, input_specs: Sequence[TensorSpec] = ()):
+    def __init__(
+        self,
+        module: Any,
+        input_names: Sequence[str],
+        output_names: Sequence[str],
+        device: str = "cpu",
+        threads: int = 0,
+        *,
+        input_specs: Sequence[TensorSpec] = (),
+    ):
         super().__init__()
         self.module = module
         self.input_names = list(input_names)
@@ -185,8 +193,10 @@ class TorchRunner(Runner):
         import torch
 
         if self._device == "cuda" and not torch.cuda.is_available():
-            raise BadInputError(f"PyTorch cannot run on CUDA: {cuda_availability()['torch']['reason']}.",
-                                "Benchmark on cpu, or install a CUDA build of torch.")
+            raise BadInputError(
+                f"PyTorch cannot run on CUDA: {cuda_availability()['torch']['reason']}.",
+                "Benchmark on cpu, or install a CUDA build of torch.",
+            )
         self._callable = torch_module(self.module)
         first = next(iter(self._callable.parameters()), None) if hasattr(self._callable, "parameters") else None
         self._home_device = first.device if first is not None else torch.device("cpu")
@@ -221,7 +231,8 @@ class TorchRunner(Runner):
             raise BadInputError(
                 f"The PyTorch model returned {len(leaves)} outputs but {len(names)} output "
                 f"names were given ({', '.join(names)}).",
-                "Give one --output-name per output the model's forward returns.")
+                "Give one --output-name per output the model's forward returns.",
+            )
         if set(paths) == set(names):  # named by the structure: match by name, whatever the order
             by_name = dict(zip(paths, leaves, strict=True))
             leaves = [by_name[name] for name in names]
@@ -241,8 +252,7 @@ class OrtRunner(Runner):
 
     runtime = "onnxruntime"
 
-    def __init__(self, onnx_path: Path | str, providers: Sequence[ProviderSpec] = (CPU_PROVIDER,),
-                 threads: int = 0):
+    def __init__(self, onnx_path: Path | str, providers: Sequence[ProviderSpec] = (CPU_PROVIDER,), threads: int = 0):
         super().__init__()
         self.onnx_path = Path(onnx_path)
         self.providers = [_with_default_options(p) for p in providers]
@@ -277,22 +287,26 @@ class OrtRunner(Runner):
 
         wanted = [name for name, _ in self.providers]
         if CUDA_PROVIDER in wanted and CUDA_PROVIDER not in ort.get_available_providers():
-            raise BadInputError(f"ONNX Runtime cannot run on CUDA: {cuda_availability()['onnxruntime']['reason']}.",
-                                "Benchmark on cpu, or " + GPU_EXTRA_HINT + ".")
+            raise BadInputError(
+                f"ONNX Runtime cannot run on CUDA: {cuda_availability()['onnxruntime']['reason']}.",
+                "Benchmark on cpu, or " + GPU_EXTRA_HINT + ".",
+            )
         options = ort.SessionOptions()
         if self._threads > 0:
             options.intra_op_num_threads = self._threads
         try:
-            self._session = ort.InferenceSession(str(self.onnx_path), options,
-                                                 providers=[(name, opts) for name, opts in self.providers])
+            self._session = ort.InferenceSession(
+                str(self.onnx_path), options, providers=[(name, opts) for name, opts in self.providers]
+            )
         except Exception as exc:  # ORT raises its own Fail/NotImplemented/InvalidGraph/… types
             raise ort_load_error(exc, self.onnx_path) from None
         if self.providers[0][0] not in self._session.get_providers():
             used = ", ".join(self._session.get_providers())
             self._session = None
-            raise BadInputError(f"ONNX Runtime could not use {wanted[0]} (it fell back to {used}).",
-                                "Check the CUDA and cuDNN libraries onnxruntime-gpu needs; its log says "
-                                "which one failed to load.")
+            raise BadInputError(
+                f"ONNX Runtime could not use {wanted[0]} (it fell back to {used}).",
+                "Check the CUDA and cuDNN libraries onnxruntime-gpu needs; its log says which one failed to load.",
+            )
         self._output_names = [o.name for o in self._session.get_outputs()]
 
     def _deactivate(self) -> None:
@@ -323,17 +337,17 @@ def cuda_availability() -> dict[str, dict[str, Any]]:
     if torch_ok:
         torch_reason = ""
     elif torch.version.cuda is None:
-        torch_reason = (f"no CUDA device: torch.cuda.is_available() is False "
-                        f"(torch {torch.__version__} is a CPU build)")
+        torch_reason = f"no CUDA device: torch.cuda.is_available() is False (torch {torch.__version__} is a CPU build)"
     else:
-        torch_reason = (f"no CUDA device: torch.cuda.is_available() is False (torch {torch.__version__} "
-                        f"is built for CUDA {torch.version.cuda} but finds no usable GPU or driver)")
+        torch_reason = (
+            f"no CUDA device: torch.cuda.is_available() is False (torch {torch.__version__} "
+            f"is built for CUDA {torch.version.cuda} but finds no usable GPU or driver)"
+        )
     devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch_ok else []
 
     providers = ort.get_available_providers()
     ort_ok = CUDA_PROVIDER in providers
-    ort_reason = "" if ort_ok else (f"onnxruntime {ort.__version__} has no {CUDA_PROVIDER} "
-                                    f"({GPU_EXTRA_HINT})")
+    ort_reason = "" if ort_ok else (f"onnxruntime {ort.__version__} has no {CUDA_PROVIDER} ({GPU_EXTRA_HINT})")
     return {
         "torch": {"available": torch_ok, "reason": torch_reason, "devices": devices},
         "onnxruntime": {"available": ort_ok, "reason": ort_reason, "providers": providers},

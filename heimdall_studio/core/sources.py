@@ -93,11 +93,12 @@ def _load_torchscript(path: Path) -> LoadedModel:
     try:
         module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
-        raise BadInputError(f"{path} looks like TorchScript but could not be loaded ({one_line(exc)}).",
-                            "Save it again with torch.jit.save, or export with a matching PyTorch version.") from None
+        raise BadInputError(
+            f"{path} looks like TorchScript but could not be loaded ({one_line(exc)}).",
+            "Save it again with torch.jit.save, or export with a matching PyTorch version.",
+        ) from None
     name = getattr(module, "original_name", "") or type(module).__name__
-    return LoadedModel(kind=kinds.TORCHSCRIPT, source=str(path), module=module,
-                       architecture=f"TorchScript({name})")
+    return LoadedModel(kind=kinds.TORCHSCRIPT, source=str(path), module=module, architecture=f"TorchScript({name})")
 
 
 def _load_exported_program(path: Path, trust: bool) -> tuple[LoadedModel, tuple[Any, ...] | None]:
@@ -107,12 +108,15 @@ def _load_exported_program(path: Path, trust: bool) -> tuple[LoadedModel, tuple[
             warnings.simplefilter("ignore")
             module = program.module()
     except Exception as exc:
-        raise BadInputError(f"{path} looks like a torch.export program but could not be loaded ({one_line(exc)}).",
-                            "Save it again with torch.export.save, using the PyTorch version installed here.") from None
+        raise BadInputError(
+            f"{path} looks like a torch.export program but could not be loaded ({one_line(exc)}).",
+            "Save it again with torch.export.save, using the PyTorch version installed here.",
+        ) from None
     inputs = _exported_program_inputs(program)
     example = program.example_inputs[0] if program.example_inputs and not program.example_inputs[1] else None
-    loaded = LoadedModel(kind=kinds.EXPORTED_PROGRAM, source=str(path), module=module, inputs=inputs,
-                         architecture="ExportedProgram")
+    loaded = LoadedModel(
+        kind=kinds.EXPORTED_PROGRAM, source=str(path), module=module, inputs=inputs, architecture="ExportedProgram"
+    )
     return loaded, example
 
 
@@ -157,12 +161,18 @@ def _load_pickled(path: Path, file_format: str, options: SourceOptions) -> Loade
     from torch import nn
 
     if isinstance(content, nn.Module):
-        return LoadedModel(kind=kinds.PICKLED_MODULE, source=str(path), module=content,
-                           architecture=f"{type(content).__module__}:{type(content).__qualname__}",
-                           metadata={"trusted_unpickling": True})
+        return LoadedModel(
+            kind=kinds.PICKLED_MODULE,
+            source=str(path),
+            module=content,
+            architecture=f"{type(content).__module__}:{type(content).__qualname__}",
+            metadata={"trusted_unpickling": True},
+        )
     if not isinstance(content, Mapping):
-        raise BadInputError(f"{path} holds a {type(content).__name__}, not a model, state dict or checkpoint.",
-                            "Save the model's state_dict() (or the whole module with --trust).")
+        raise BadInputError(
+            f"{path} holds a {type(content).__name__}, not a model, state dict or checkpoint.",
+            "Save the model's state_dict() (or the whole module with --trust).",
+        )
     return _load_state_dict_file(path, content, options)
 
 
@@ -171,14 +181,17 @@ def _load_untrusted(path: Path, file_format: str, options: SourceOptions, safe_e
     try:
         found = pickle_globals(path, file_format)
     except Exception:
-        raise BadInputError(f"{path} is not a readable PyTorch file: it is cut short or damaged "
-                            f"({one_line(safe_error)}).",
-                            "Copy or save the file again; check that it was written completely.") from None
+        raise BadInputError(
+            f"{path} is not a readable PyTorch file: it is cut short or damaged ({one_line(safe_error)}).",
+            "Copy or save the file again; check that it was written completely.",
+        ) from None
     unsafe = [name for name in found if name not in _allowed_globals()]
     if not unsafe:
-        raise BadInputError(f"{path} is not a readable PyTorch file: it is cut short or damaged, or was written "
-                            f"by an incompatible PyTorch version ({one_line(safe_error)}).",
-                            "Copy or save the file again; check that it was written completely.")
+        raise BadInputError(
+            f"{path} is not a readable PyTorch file: it is cut short or damaged, or was written "
+            f"by an incompatible PyTorch version ({one_line(safe_error)}).",
+            "Copy or save the file again; check that it was written completely.",
+        )
     if not options.trust:
         raise BadInputError(
             f"{path} contains pickled Python objects ({', '.join(unsafe[:5])}"
@@ -190,9 +203,11 @@ def _load_untrusted(path: Path, file_format: str, options: SourceOptions, safe_e
     try:
         return _torch_load(path, weights_only=False)
     except Exception as exc:
-        raise BadInputError(f"Unpickling {path} failed ({one_line(exc)}).",
-                            "The classes it was pickled with must be importable here: install their package or "
-                            "run from the folder that holds them.") from None
+        raise BadInputError(
+            f"Unpickling {path} failed ({one_line(exc)}).",
+            "The classes it was pickled with must be importable here: install their package or "
+            "run from the folder that holds them.",
+        ) from None
 
 
 def _allowed_globals() -> set[str]:
@@ -228,9 +243,11 @@ def _load_state_dict_file(path: Path, content: Mapping[str, Any], options: Sourc
         kind, state_dict = kinds.STATE_DICT, content
     else:
         keys = ", ".join(sorted(str(k) for k in content)[:10])
-        raise BadInputError(f"{path} holds a dict ({keys}) without model_state_dict or state_dict, and it is "
-                            "not a state dict of tensors.",
-                            "Save {'model_state_dict': model.state_dict()} or model.state_dict() itself.")
+        raise BadInputError(
+            f"{path} holds a dict ({keys}) without model_state_dict or state_dict, and it is "
+            "not a state dict of tensors.",
+            "Save {'model_state_dict': model.state_dict()} or model.state_dict() itself.",
+        )
     if options.model_kwargs:
         kwargs, given = dict(options.model_kwargs), True
     else:
@@ -242,24 +259,28 @@ def _load_state_dict_file(path: Path, content: Mapping[str, Any], options: Sourc
         prefix = localization_prefix(state_dict)
         if prefix is None:
             sample = ", ".join(list(state_dict)[:5])
-            raise BadInputError(f"{path} holds weights of an architecture Heimdall Studio does not know "
-                                f"(keys such as {sample}).",
-                                "Pass --model-class package.module:Class (and --model-kwargs if its __init__ "
-                                "needs arguments) so the weights can be loaded into it.")
+            raise BadInputError(
+                f"{path} holds weights of an architecture Heimdall Studio does not know (keys such as {sample}).",
+                "Pass --model-class package.module:Class (and --model-kwargs if its __init__ "
+                "needs arguments) so the weights can be loaded into it.",
+            )
         built = build_localization_net(state_dict, prefix, kwargs, given)
     metadata.update(built.metadata)
     for key in ("demo", "seed"):
         if key in heimdall:
             metadata[key] = heimdall[key]
-    loaded = LoadedModel(kind=kind, source=str(path), module=built.module, architecture=built.architecture,
-                         metadata=metadata)
+    loaded = LoadedModel(
+        kind=kind, source=str(path), module=built.module, architecture=built.architecture, metadata=metadata
+    )
     _apply_builtin_specs(loaded, built)
     if heimdall.get("inputs") and not options.inputs:
         try:
             loaded.inputs = [TensorSpec.from_dict(spec) for spec in heimdall["inputs"]]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise BadInputError(f"{path}: the input specs in its 'heimdall' metadata are malformed ({one_line(exc)}).",
-                                _INPUT_HINT + " --input overrides the file's specs.") from None
+            raise BadInputError(
+                f"{path}: the input specs in its 'heimdall' metadata are malformed ({one_line(exc)}).",
+                _INPUT_HINT + " --input overrides the file's specs.",
+            ) from None
     if heimdall.get("outputs"):
         loaded.output_names = [str(name) for name in heimdall["outputs"]]
     return loaded
@@ -273,8 +294,9 @@ def _apply_builtin_specs(loaded: LoadedModel, built: BuiltModule | None = None) 
         loaded.output_names = list(OUTPUT_NAMES)
 
 
-def _finish(loaded: LoadedModel, options: SourceOptions, override: list[TensorSpec],
-            example: tuple[Any, ...] | None) -> LoadedModel:
+def _finish(
+    loaded: LoadedModel, options: SourceOptions, override: list[TensorSpec], example: tuple[Any, ...] | None
+) -> LoadedModel:
     """Eval mode, parameter count, input specs, one forward pass, output names."""
     module = loaded.module
     if loaded.kind != kinds.EXPORTED_PROGRAM:  # its module() refuses eval(): the mode is fixed at export
@@ -286,8 +308,7 @@ def _finish(loaded: LoadedModel, options: SourceOptions, override: list[TensorSp
         loaded.inputs, example = override, None
     if not loaded.inputs:
         raise BadInputError(
-            f"{loaded.source} does not say what inputs {loaded.architecture} takes"
-            f"{_argument_names(module)}.",
+            f"{loaded.source} does not say what inputs {loaded.architecture} takes{_argument_names(module)}.",
             _INPUT_HINT,
         )
     from heimdall_studio.core.runners import flatten_outputs, is_nested
@@ -296,10 +317,12 @@ def _finish(loaded: LoadedModel, options: SourceOptions, override: list[TensorSp
     leaves, paths = flatten_outputs(outputs)
     if options.output_names:
         if len(options.output_names) != len(leaves):
-            raise BadInputError(f"{len(options.output_names)} output names were given "
-                                f"({', '.join(options.output_names)}), but the model returns {len(leaves)} "
-                                f"output(s) ({', '.join(paths)}).",
-                                "Give one --output-name per output, or none to use the model's own names.")
+            raise BadInputError(
+                f"{len(options.output_names)} output names were given "
+                f"({', '.join(options.output_names)}), but the model returns {len(leaves)} "
+                f"output(s) ({', '.join(paths)}).",
+                "Give one --output-name per output, or none to use the model's own names.",
+            )
         loaded.output_names = list(options.output_names)
     elif len(loaded.output_names) != len(leaves) and (isinstance(outputs, Mapping) or is_nested(outputs)):
         loaded.output_names = paths  # named after the dict keys and positions: logits, aux.0, …
@@ -326,8 +349,7 @@ def _dummy(spec: TensorSpec) -> Any:
     shape = spec.concrete_shape(1)
     dtype = getattr(torch, spec.dtype, None)
     if not isinstance(dtype, torch.dtype):
-        raise BadInputError(f"Input {spec.name} has dtype {spec.dtype!r}, which PyTorch does not know.",
-                            _INPUT_HINT)
+        raise BadInputError(f"Input {spec.name} has dtype {spec.dtype!r}, which PyTorch does not know.", _INPUT_HINT)
     if dtype.is_floating_point:
         generator = torch.Generator().manual_seed(0)
         return torch.randn(shape, generator=generator).to(dtype)
@@ -348,6 +370,7 @@ def _forward_once(loaded: LoadedModel, example: tuple[Any, ...] | None) -> Any:
         with torch.no_grad():
             return loaded.module(*tensors)
     except Exception as exc:
-        raise BadInputError(f"A test forward pass of {loaded.architecture} on input(s) {specs} (batch 1) failed: "
-                            f"{one_line(exc)}",
-                            _INPUT_HINT + " The shapes must be ones the model accepts.") from None
+        raise BadInputError(
+            f"A test forward pass of {loaded.architecture} on input(s) {specs} (batch 1) failed: {one_line(exc)}",
+            _INPUT_HINT + " The shapes must be ones the model accepts.",
+        ) from None

@@ -17,10 +17,10 @@ from heimdall_studio.core.onnx_files import external_data_paths
 from heimdall_studio.core.specs import TensorSpec
 
 # File formats :func:`detect_format` tells apart.
-TORCH_ZIP = "torch_zip"          # torch.save (zip with data.pkl)
-TORCH_PICKLE = "torch_pickle"    # torch.save's legacy format or a plain pickle
+TORCH_ZIP = "torch_zip"  # torch.save (zip with data.pkl)
+TORCH_PICKLE = "torch_pickle"  # torch.save's legacy format or a plain pickle
 TORCHSCRIPT_ZIP = "torchscript"  # torch.jit.save
-PT2_ZIP = "exported_program"     # torch.export.save
+PT2_ZIP = "exported_program"  # torch.export.save
 ONNX_FILE = "onnx"
 
 _SUPPORTED = "a PyTorch checkpoint (.pt/.pth/.ckpt), TorchScript, a torch.export .pt2 or an .onnx file"
@@ -38,13 +38,13 @@ def check_path(path: Path) -> None:
     if not path.exists():
         raise BadInputError(f"{path} does not exist.", "Check the path; relative paths start from the current folder.")
     if path.is_dir():
-        raise BadInputError(f"{path} is a folder, not a model file.",
-                            f"Pick the model file inside it: {_SUPPORTED}.")
+        raise BadInputError(f"{path} is a folder, not a model file.", f"Pick the model file inside it: {_SUPPORTED}.")
     if not path.is_file():
         raise BadInputError(f"{path} is not a regular file.", f"Pick {_SUPPORTED}.")
     if path.stat().st_size == 0:
-        raise BadInputError(f"{path} is empty (0 bytes).",
-                            "The file was not written completely; save, export or copy it again.")
+        raise BadInputError(
+            f"{path} is empty (0 bytes).", "The file was not written completely; save, export or copy it again."
+        )
 
 
 def detect_format(path: Path) -> str:
@@ -67,8 +67,9 @@ def detect_format(path: Path) -> str:
         return TORCH_PICKLE
     if path.suffix.lower() == ".onnx" or _parses_as_onnx(path):
         return ONNX_FILE
-    raise BadInputError(f"{path} is not a model file Heimdall Studio can read (unknown content).",
-                        f"Pick {_SUPPORTED}.")
+    raise BadInputError(
+        f"{path} is not a model file Heimdall Studio can read (unknown content).", f"Pick {_SUPPORTED}."
+    )
 
 
 def is_zip(path: Path) -> bool:
@@ -84,17 +85,23 @@ def _zip_format(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except Exception as exc:  # BadZipFile, and names that are not valid UTF-8, bad sizes, …
-        raise BadInputError(f"{path} is a damaged zip archive ({one_line(exc)}).",
-                            "Copy the file again from its source.") from None
+        raise BadInputError(
+            f"{path} is a damaged zip archive ({one_line(exc)}).", "Copy the file again from its source."
+        ) from None
     if any("/code/" in n or n.endswith("/constants.pkl") for n in names):
         return TORCHSCRIPT_ZIP
-    if any(n.endswith("/archive_format") or n.endswith("serialized_exported_program.json")
-           or ("/models/" in n and n.endswith(".json")) for n in names):
+    if any(
+        n.endswith("/archive_format")
+        or n.endswith("serialized_exported_program.json")
+        or ("/models/" in n and n.endswith(".json"))
+        for n in names
+    ):
         return PT2_ZIP
     if any(n.endswith("data.pkl") for n in names):
         return TORCH_ZIP
-    raise BadInputError(f"{path} is a zip archive, but not one PyTorch wrote (no data.pkl, code/ or model.json).",
-                        f"Pick {_SUPPORTED}.")
+    raise BadInputError(
+        f"{path} is a zip archive, but not one PyTorch wrote (no data.pkl, code/ or model.json).", f"Pick {_SUPPORTED}."
+    )
 
 
 def _parses_as_onnx(path: Path) -> bool:
@@ -183,14 +190,18 @@ def read_onnx_header(path: Path) -> dict[str, Any]:
     try:
         model = _read_onnx(path)
     except Exception as exc:
-        raise BadInputError(f"{path} is not a readable ONNX model: it is cut short or damaged ({one_line(exc)}).",
-                            "Export or copy the .onnx file again.") from None
+        raise BadInputError(
+            f"{path} is not a readable ONNX model: it is cut short or damaged ({one_line(exc)}).",
+            "Export or copy the .onnx file again.",
+        ) from None
     external_data_paths(path, model)  # refuse external data outside the model's folder before anything reads it
     graph = model.graph
     if not graph.output or not graph.node:
-        raise BadInputError(f"{path} is not a complete ONNX model: its graph has "
-                            f"{len(graph.node)} nodes and {len(graph.output)} outputs.",
-                            "The file is probably truncated; export or copy it again.")
+        raise BadInputError(
+            f"{path} is not a complete ONNX model: its graph has "
+            f"{len(graph.node)} nodes and {len(graph.output)} outputs.",
+            "The file is probably truncated; export or copy it again.",
+        )
     initializers = {init.name for init in graph.initializer}
     inputs = []
     for value in graph.input:

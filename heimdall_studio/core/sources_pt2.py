@@ -36,20 +36,56 @@ from typing import Any
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.sources_files import one_line
 
-_TRUST_HINT = ("If you trust where the file came from, pass --trust. Better: export it again from code you "
-               "control with torch.export.save (tensors only).")
+_TRUST_HINT = (
+    "If you trust where the file came from, pass --trust. Better: export it again from code you "
+    "control with torch.export.save (tensors only)."
+)
 _FORCE_SAFE = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
 _FORCE_UNSAFE = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 _ENV_LOCK = threading.Lock()
 
 _EXPRESSION_OPS = frozenset("+ - * / // % ** ( ) , = < > <= >= == != & | ~ ^".split())
 _NAME_LITERAL = re.compile(r"""(['"])[A-Za-z0-9_.+\-]*\1""")
-_EXPRESSION_FUNCTIONS = frozenset({
-    "Max", "Min", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "StrictLessThan", "StrictGreaterThan", "LessThan",
-    "GreaterThan", "Equality", "Unequality", "And", "Or", "Not", "Mod", "floor", "ceiling", "Abs", "sqrt",
-    "Piecewise", "ExprCondPair", "ITE", "Integer", "Rational", "Float", "Pow", "Mul", "Add", "Symbol", "Dummy",
-    "Tuple", "BooleanTrue", "BooleanFalse",
-})
+_EXPRESSION_FUNCTIONS = frozenset(
+    {
+        "Max",
+        "Min",
+        "Eq",
+        "Ne",
+        "Lt",
+        "Le",
+        "Gt",
+        "Ge",
+        "StrictLessThan",
+        "StrictGreaterThan",
+        "LessThan",
+        "GreaterThan",
+        "Equality",
+        "Unequality",
+        "And",
+        "Or",
+        "Not",
+        "Mod",
+        "floor",
+        "ceiling",
+        "Abs",
+        "sqrt",
+        "Piecewise",
+        "ExprCondPair",
+        "ITE",
+        "Integer",
+        "Rational",
+        "Float",
+        "Pow",
+        "Mul",
+        "Add",
+        "Symbol",
+        "Dummy",
+        "Tuple",
+        "BooleanTrue",
+        "BooleanFalse",
+    }
+)
 
 
 def load_exported_program(path: Path, trust: bool) -> Any:
@@ -72,9 +108,13 @@ def load_exported_program(path: Path, trust: bool) -> Any:
         if refused and not trust:
             raise BadInputError(
                 f"{path} holds pickled Python objects ({refused}), not only tensors. Loading it means "
-                "unpickling them, which runs code from the file; it was not loaded.", _TRUST_HINT) from None
-        raise BadInputError(f"{path} looks like a torch.export program but could not be loaded ({one_line(exc)}).",
-                            "Save it again with torch.export.save, using the PyTorch version installed here.") from None
+                "unpickling them, which runs code from the file; it was not loaded.",
+                _TRUST_HINT,
+            ) from None
+        raise BadInputError(
+            f"{path} looks like a torch.export program but could not be loaded ({one_line(exc)}).",
+            "Save it again with torch.export.save, using the PyTorch version installed here.",
+        ) from None
 
 
 def refuse_unsafe_parts(path: Path) -> None:
@@ -82,27 +122,40 @@ def refuse_unsafe_parts(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            programs = [n for n in names if re.search(r"(^|/)models/[^/]+\.json$", n)
-                        or n.endswith("serialized_exported_program.json")]
+            programs = [
+                n
+                for n in names
+                if re.search(r"(^|/)models/[^/]+\.json$", n) or n.endswith("serialized_exported_program.json")
+            ]
             texts = [archive.read(n) for n in programs]
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
-        raise BadInputError(f"{path} is a damaged torch.export archive ({one_line(exc)}).",
-                            "Copy the file again from its source, or save it again with torch.export.save.") from None
+        raise BadInputError(
+            f"{path} is a damaged torch.export archive ({one_line(exc)}).",
+            "Copy the file again from its source, or save it again with torch.export.save.",
+        ) from None
     objects = [n for n in names if re.search(r"data/constants/(custom_obj_|opaque_obj_)", n)]
     if objects:
-        raise BadInputError(f"{path} holds pickled Python or TorchBind objects ({', '.join(objects[:3])}); "
-                            "loading them runs code from the file, so it was not loaded.", _TRUST_HINT)
+        raise BadInputError(
+            f"{path} holds pickled Python or TorchBind objects ({', '.join(objects[:3])}); "
+            "loading them runs code from the file, so it was not loaded.",
+            _TRUST_HINT,
+        )
     for name, text in zip(programs, texts, strict=True):
         try:
             program = json.loads(text)
         except ValueError as exc:
-            raise BadInputError(f"{path}: its program {name} is not valid JSON ({one_line(exc)}).",
-                                "Save it again with torch.export.save.") from None
+            raise BadInputError(
+                f"{path}: its program {name} is not valid JSON ({one_line(exc)}).",
+                "Save it again with torch.export.save.",
+            ) from None
         for expression in _expressions(program):
             problem = _unsafe_expression(expression)
             if problem:
-                raise BadInputError(f"{path} {problem}; loading or running it would run Python code from the "
-                                    "file, so it was not loaded.", _TRUST_HINT)
+                raise BadInputError(
+                    f"{path} {problem}; loading or running it would run Python code from the "
+                    "file, so it was not loaded.",
+                    _TRUST_HINT,
+                )
 
 
 def _expressions(value: Any) -> Iterator[str]:
@@ -124,8 +177,11 @@ def _unsafe_expression(expr: str) -> str:
     comparison operators, keyword arguments, and calls of known sympy/torch shape functions."""
     refusal = f"has a symbolic shape expression that is not plain arithmetic ({expr[:80]!r})"
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(expr).readline)
-                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(expr).readline)
+            if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)
+        ]
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return refusal
     previous: Any = None
@@ -139,9 +195,14 @@ def _unsafe_expression(expr: str) -> str:
             ok = not text.startswith("_") and (not keyword.iskeyword(text) or text in ("True", "False", "None"))
         elif token.type == tokenize.OP and text == "(":
             # A call only of a known function; "(f)(…)" or "'…'(…)" would call anything.
-            ok = previous is None or (previous.type == tokenize.OP and previous.string != ")") or (
-                previous.type == tokenize.NAME and (previous.string in _EXPRESSION_FUNCTIONS
-                                                    or _sympy_class(previous.string)))
+            ok = (
+                previous is None
+                or (previous.type == tokenize.OP and previous.string != ")")
+                or (
+                    previous.type == tokenize.NAME
+                    and (previous.string in _EXPRESSION_FUNCTIONS or _sympy_class(previous.string))
+                )
+            )
         else:
             ok = token.type == tokenize.OP and text in _EXPRESSION_OPS
         if not ok:

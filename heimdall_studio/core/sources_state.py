@@ -44,25 +44,33 @@ def import_model_class(spec: str) -> type:
     from torch import nn
 
     if not _CLASS_SPEC.match(spec or ""):
-        raise BadInputError(f"--model-class {spec!r} is not of the form package.module:Class.",
-                            "Write it like mypackage.models:LocalizationNet (module path, a colon, the class name).")
+        raise BadInputError(
+            f"--model-class {spec!r} is not of the form package.module:Class.",
+            "Write it like mypackage.models:LocalizationNet (module path, a colon, the class name).",
+        )
     module_name, _, qualname = spec.partition(":")
     try:
         module = _import(module_name)
     except BadInputError:
         raise
     except Exception as exc:
-        raise BadInputError(f"--model-class {spec}: importing {module_name} failed ({one_line(exc)}).",
-                            "Fix the error in that module, or check that its dependencies are installed.") from None
+        raise BadInputError(
+            f"--model-class {spec}: importing {module_name} failed ({one_line(exc)}).",
+            "Fix the error in that module, or check that its dependencies are installed.",
+        ) from None
     target: Any = module
     for part in qualname.split("."):
         if not hasattr(target, part):
-            raise BadInputError(f"--model-class {spec}: module {module_name} has no attribute {part!r}.",
-                                "Check the class name's spelling and case.")
+            raise BadInputError(
+                f"--model-class {spec}: module {module_name} has no attribute {part!r}.",
+                "Check the class name's spelling and case.",
+            )
         target = getattr(target, part)
     if not (isinstance(target, type) and issubclass(target, nn.Module)):
-        raise BadInputError(f"--model-class {spec} is not a torch.nn.Module subclass ({type(target).__name__}).",
-                            "Name the nn.Module class whose state dict the file holds.")
+        raise BadInputError(
+            f"--model-class {spec} is not a torch.nn.Module subclass ({type(target).__name__}).",
+            "Name the nn.Module class whose state dict the file holds.",
+        )
     return target
 
 
@@ -137,12 +145,15 @@ def instantiate(cls: type, kwargs: Mapping[str, Any], label: str) -> Any:
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise BadInputError(f"{label} does not accept --model-kwargs {dict(kwargs)!r} ({one_line(exc)}).",
-                            "Pass the keyword arguments the class's __init__ takes, as JSON: "
-                            "--model-kwargs '{\"width\": 16}'.") from None
+        raise BadInputError(
+            f"{label} does not accept --model-kwargs {dict(kwargs)!r} ({one_line(exc)}).",
+            "Pass the keyword arguments the class's __init__ takes, as JSON: --model-kwargs '{\"width\": 16}'.",
+        ) from None
     except Exception as exc:
-        raise BadInputError(f"Building {label} with --model-kwargs {dict(kwargs)!r} failed ({one_line(exc)}).",
-                            "Check the values in --model-kwargs.") from None
+        raise BadInputError(
+            f"Building {label} with --model-kwargs {dict(kwargs)!r} failed ({one_line(exc)}).",
+            "Check the values in --model-kwargs.",
+        ) from None
 
 
 def strip_prefix(state_dict: Mapping[str, Any], expected: set[str]) -> tuple[dict[str, Any], str, list[str]]:
@@ -156,14 +167,14 @@ def strip_prefix(state_dict: Mapping[str, Any], expected: set[str]) -> tuple[dic
     candidates: Counter[str] = Counter()
     for key in state_dict:
         for i, char in enumerate(key):
-            if char == "." and key[i + 1:] in expected:
+            if char == "." and key[i + 1 :] in expected:
                 candidates[key[: i + 1]] += 1
     if not candidates:
         return dict(state_dict), "", []
     prefix, count = candidates.most_common(1)[0]
     if count <= direct:
         return dict(state_dict), "", []
-    fitted = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    fitted = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
     dropped = [k for k in state_dict if not k.startswith(prefix)]
     return fitted, prefix, dropped
 
@@ -205,8 +216,9 @@ def load_weights(module: Any, state_dict: Mapping[str, Any], label: str, assign:
     try:
         module.load_state_dict(state_dict, strict=True, assign=assign)
     except Exception as exc:
-        raise BadInputError(f"Loading the weights into {label} failed ({one_line(exc)}).",
-                            "Check --model-class and --model-kwargs.") from None
+        raise BadInputError(
+            f"Loading the weights into {label} failed ({one_line(exc)}).", "Check --model-class and --model-kwargs."
+        ) from None
 
 
 def localization_prefix(state_dict: Mapping[str, Any]) -> str | None:
@@ -219,8 +231,9 @@ def localization_prefix(state_dict: Mapping[str, Any]) -> str | None:
     return None
 
 
-def build_localization_net(state_dict: Mapping[str, Any], prefix: str, kwargs: Mapping[str, Any],
-                           kwargs_given: bool = False) -> BuiltModule:
+def build_localization_net(
+    state_dict: Mapping[str, Any], prefix: str, kwargs: Mapping[str, Any], kwargs_given: bool = False
+) -> BuiltModule:
     """The built-in LocalizationNet of the size the weights have, with the weights loaded.
 
     The backbone size always comes from the weights (a ``backbone`` in ``kwargs`` is
@@ -234,12 +247,18 @@ def build_localization_net(state_dict: Mapping[str, Any], prefix: str, kwargs: M
     from heimdall_studio.models.localization_net import LocalizationNet, infer_backbone
 
     # float32 like the model (what copying into its parameters would give a fp16 file).
-    fitted = {k[len(prefix):]: (v.float() if v.is_floating_point() else v)
-              for k, v in state_dict.items() if k.startswith(prefix)}
+    fitted = {
+        k[len(prefix) :]: (v.float() if v.is_floating_point() else v)
+        for k, v in state_dict.items()
+        if k.startswith(prefix)
+    }
     dropped = [k for k in state_dict if not k.startswith(prefix)]
     backbone = infer_backbone(fitted)
-    kwargs = {k: v for k, v in (kwargs if kwargs_given else accepted_kwargs(LocalizationNet, kwargs)).items()
-              if k != "backbone"}
+    kwargs = {
+        k: v
+        for k, v in (kwargs if kwargs_given else accepted_kwargs(LocalizationNet, kwargs)).items()
+        if k != "backbone"
+    }
     label = f"LocalizationNet(convnext_{backbone})"
     # Built on the meta device: random initialisation of ~28M-200M parameters would be
     # thrown away by the load. Every parameter and buffer is persistent, so strict
@@ -255,8 +274,9 @@ def build_localization_net(state_dict: Mapping[str, Any], prefix: str, kwargs: M
     return BuiltModule(module, label, builtin=True, metadata=metadata)
 
 
-def build_model_class(state_dict: Mapping[str, Any], class_spec: str, kwargs: Mapping[str, Any],
-                      kwargs_given: bool) -> BuiltModule:
+def build_model_class(
+    state_dict: Mapping[str, Any], class_spec: str, kwargs: Mapping[str, Any], kwargs_given: bool
+) -> BuiltModule:
     """``class_spec``'s class built with ``kwargs`` and the weights loaded (prefix stripped when that fits).
 
     ``kwargs_given`` False means the kwargs came from the file (hyper_parameters):

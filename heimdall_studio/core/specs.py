@@ -69,27 +69,29 @@ def parse_tensor_spec(text: str) -> TensorSpec:
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise BadInputError(
             f"Input spec {text!r} is not NAME:DIMS[:DTYPE].",
-            "Write it like mel_spectrogram:batch,3,128,32:float32 — dims are integers or names "
-            "for dynamic axes.",
+            "Write it like mel_spectrogram:batch,3,128,32:float32 — dims are integers or names for dynamic axes.",
         )
     name, dims_text = parts[0], parts[1]
     dtype = parts[2] if len(parts) == 3 else "float32"
     if dtype not in DTYPES:
-        raise BadInputError(f"Input spec {text!r}: unknown dtype {dtype!r}.",
-                            f"Use one of: {', '.join(DTYPES)}.")
+        raise BadInputError(f"Input spec {text!r}: unknown dtype {dtype!r}.", f"Use one of: {', '.join(DTYPES)}.")
     shape: list[Dim] = []
     for raw in dims_text.split(","):
         raw = raw.strip()
         if raw.isdigit():
             if int(raw) == 0:
-                raise BadInputError(f"Input spec {text!r}: a dim of 0 makes an empty tensor.",
-                                    "Use a positive size or a name for a dynamic axis.")
+                raise BadInputError(
+                    f"Input spec {text!r}: a dim of 0 makes an empty tensor.",
+                    "Use a positive size or a name for a dynamic axis.",
+                )
             shape.append(int(raw))
         elif _SYMBOL.match(raw):
             shape.append(raw)
         else:
-            raise BadInputError(f"Input spec {text!r}: dim {raw!r} is neither a positive integer nor a name.",
-                                "Dims are integers (3) or names for dynamic axes (batch).")
+            raise BadInputError(
+                f"Input spec {text!r}: dim {raw!r} is neither a positive integer nor a name.",
+                "Dims are integers (3) or names for dynamic axes (batch).",
+            )
     return TensorSpec(name=name, shape=tuple(shape), dtype=dtype)
 
 
@@ -99,8 +101,9 @@ def parse_int_range(text: str) -> tuple[int, int]:
     try:
         low, high = (int(part) for part in parts)
     except ValueError:
-        raise BadInputError(f"--int-range {text!r} is not LOW,HIGH.",
-                            "Give two integers, e.g. --int-range 0,9 (both ends included).") from None
+        raise BadInputError(
+            f"--int-range {text!r} is not LOW,HIGH.", "Give two integers, e.g. --int-range 0,9 (both ends included)."
+        ) from None
     if low > high:
         raise BadInputError(f"--int-range {text!r}: LOW is above HIGH.", "Write the smaller number first.")
     return low, high

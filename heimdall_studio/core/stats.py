@@ -15,8 +15,13 @@ def latency_stats(ms: Sequence[float], batch_size: int) -> dict[str, float]:
     p50, p90, p99 = np.percentile(values, [50, 90, 99])
     mean = float(values.mean())
     return {
-        "p50_ms": float(p50), "p90_ms": float(p90), "p99_ms": float(p99), "mean_ms": mean,
-        "min_ms": float(values.min()), "max_ms": float(values.max()), "std_ms": float(values.std()),
+        "p50_ms": float(p50),
+        "p90_ms": float(p90),
+        "p99_ms": float(p99),
+        "mean_ms": mean,
+        "min_ms": float(values.min()),
+        "max_ms": float(values.max()),
+        "std_ms": float(values.std()),
         "throughput_per_s": batch_size * 1000.0 / mean if mean > 0 else float("nan"),
     }
 

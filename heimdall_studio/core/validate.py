@@ -73,20 +73,28 @@ def validate_step(onnx_path: Path, cancel: CancelToken) -> Generator[Event, None
     parts = external_data_paths(onnx_path, model)  # BadInputError for data outside the model's folder
     missing = [loc for loc, part in zip(locations, parts, strict=True) if not part.is_file()]
     if missing:
-        raise BadInputError(f"{onnx_path.name} keeps its weights in {', '.join(missing)}, which is missing "
-                            f"from {onnx_path.parent}.",
-                            "Keep the .onnx and its .data file(s) together in one folder.")
+        raise BadInputError(
+            f"{onnx_path.name} keeps its weights in {', '.join(missing)}, which is missing from {onnx_path.parent}.",
+            "Keep the .onnx and its .data file(s) together in one folder.",
+        )
     inputs, outputs = io_specs(model)
     initializer_count, initializer_bytes = len(model.graph.initializer), initializer_stats(model)[1]
     result = ValidationResult(
-        str(onnx_path), True, inputs=inputs, outputs=outputs,
+        str(onnx_path),
+        True,
+        inputs=inputs,
+        outputs=outputs,
         opsets={imp.domain: imp.version for imp in model.opset_import},
-        ir_version=model.ir_version, producer_name=model.producer_name,
-        producer_version=model.producer_version, graph_name=model.graph.name,
+        ir_version=model.ir_version,
+        producer_name=model.producer_name,
+        producer_version=model.producer_version,
+        graph_name=model.graph.name,
         node_count=len(model.graph.node),
         op_histogram=dict(collections.Counter(_op_name(node) for node in model.graph.node).most_common()),
-        initializer_count=initializer_count, initializer_bytes=initializer_bytes,
-        external_data_files=locations)
+        initializer_count=initializer_count,
+        initializer_bytes=initializer_bytes,
+        external_data_files=locations,
+    )
     del model
 
     for done, check in enumerate(CHECKS):
@@ -150,5 +158,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 _CHECKS = {"checker": _run_checker, "shape_inference": _run_shape_inference, "onnxruntime": _run_session}
-_TITLES = {"checker": "Running onnx.checker (full check)", "shape_inference": "Inferring shapes",
-           "onnxruntime": "Opening an ONNX Runtime session"}
+_TITLES = {
+    "checker": "Running onnx.checker (full check)",
+    "shape_inference": "Inferring shapes",
+    "onnxruntime": "Opening an ONNX Runtime session",
+}

@@ -52,8 +52,13 @@ class EngineClient:
         env["PYTHONUNBUFFERED"] = "1"
         self._proc = subprocess.Popen(
             [self.python, "-m", "heimdall_studio.engine"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", bufsize=1, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+            env=env,
         )
         self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True, name="engine-stderr")
         self._stderr_thread.start()
@@ -149,14 +154,18 @@ class EngineClient:
             return
         kind = ErrorKind.ENGINE_CRASHED
         message = f"The engine process died during {step} ({_describe_exit(returncode)})."
-        hint = ("This is usually a crash inside torch or onnxruntime, or the machine ran out of "
-                "memory. Run it again; if it repeats, try the other exporter or a smaller batch, "
-                "and run `heimdall-studio run ... --debug` in a terminal to see more.")
+        hint = (
+            "This is usually a crash inside torch or onnxruntime, or the machine ran out of "
+            "memory. Run it again; if it repeats, try the other exporter or a smaller batch, "
+            "and run `heimdall-studio run ... --debug` in a terminal to see more."
+        )
         details = "\n".join(self._stderr_tail)
         yield ev.StepFailed(step, kind.value, message, hint, details)
-        yield ev.PipelineFinished("failed", EXIT_CODES[kind],
-                                  {"status": "failed", "errors": [{"step": step, "kind": kind.value,
-                                                                   "message": message}]})
+        yield ev.PipelineFinished(
+            "failed",
+            EXIT_CODES[kind],
+            {"status": "failed", "errors": [{"step": step, "kind": kind.value, "message": message}]},
+        )
 
     # -- internals ----------------------------------------------------------
     def _read_stderr(self) -> None:

@@ -27,16 +27,22 @@ from heimdall_studio.engine.state import RunState, SkipStep
 from heimdall_studio.engine.steps import STEP_RUNNERS
 
 _TEXT_EVENTS = (ev.Log, ev.Progress, ev.StepFailed, ev.StepSkipped, ev.StepFinished, ev.PipelineFinished)
-TITLES = {ev.LOAD: "Load source", ev.EXPORT: "Export to ONNX", ev.VALIDATE: "Validate",
-          ev.PARITY: "Parity PyTorch vs ONNX Runtime", ev.BENCHMARK: "Benchmark latency",
-          ev.METADATA: "Metadata", ev.PUSH: "Push and register", ev.PER_NODE: "Per-node parity",
-          ev.OP_PROFILE: "ONNX Runtime op profile"}
+TITLES = {
+    ev.LOAD: "Load source",
+    ev.EXPORT: "Export to ONNX",
+    ev.VALIDATE: "Validate",
+    ev.PARITY: "Parity PyTorch vs ONNX Runtime",
+    ev.BENCHMARK: "Benchmark latency",
+    ev.METADATA: "Metadata",
+    ev.PUSH: "Push and register",
+    ev.PER_NODE: "Per-node parity",
+    ev.OP_PROFILE: "ONNX Runtime op profile",
+}
 
 
 def run_pipeline(request: PipelineRequest, cancel: CancelToken | None = None) -> Iterator[ev.Event]:
     cancel = cancel or CancelToken()
-    state = RunState(request=request, cancel=cancel,
-                     report=new_report(request.source, request.prior_report))
+    state = RunState(request=request, cancel=cancel, report=new_report(request.source, request.prior_report))
     failure: HeimdallError | None = None
     unknown = [step for step in request.steps if step not in STEP_RUNNERS]
     if unknown:
@@ -65,8 +71,11 @@ def _masked(events: Generator[ev.Event, None, Any]) -> Generator[ev.Event, None,
 def _mask_event(event: ev.Event) -> Any:
     if not isinstance(event, _TEXT_EVENTS):
         return event
-    changes = {f.name: mask_all(getattr(event, f.name)) for f in dataclasses.fields(event)
-               if isinstance(getattr(event, f.name), (str, dict))}
+    changes = {
+        f.name: mask_all(getattr(event, f.name))
+        for f in dataclasses.fields(event)
+        if isinstance(getattr(event, f.name), (str, dict))
+    }
     return dataclasses.replace(event, **changes)
 
 
@@ -85,9 +94,11 @@ def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallE
         known = user_error(exc, f"running the {step} step")  # out of memory, disk full, ONNX Runtime
         if known is not None:
             return (yield from _failed(step, state, known, started))
-        bug = HeimdallError(f"{step} failed unexpectedly: {type(exc).__name__}: {exc}".strip(),
-                            "This looks like a bug in Heimdall Studio or a library; the details "
-                            "hold the traceback. Run with --debug to see it in the terminal.")
+        bug = HeimdallError(
+            f"{step} failed unexpectedly: {type(exc).__name__}: {exc}".strip(),
+            "This looks like a bug in Heimdall Studio or a library; the details "
+            "hold the traceback. Run with --debug to see it in the terminal.",
+        )
         state.report["errors"].append({"step": step, "kind": bug.kind.value, "message": bug.message})
         yield ev.StepFailed(step, bug.kind.value, bug.message, bug.hint, traceback.format_exc())
         return bug
@@ -101,13 +112,11 @@ def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallE
     return None
 
 
-def _failed(step: str, state: RunState, err: HeimdallError,
-            started: float) -> Generator[ev.Event, None, HeimdallError]:
+def _failed(step: str, state: RunState, err: HeimdallError, started: float) -> Generator[ev.Event, None, HeimdallError]:
     partial = err.result  # a step's result that is also a failure (see run_validate)
     if partial is not None:
         record_step(state.report, step, partial.to_dict(), time.perf_counter() - started)
-    state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message,
-                                   "hint": err.hint})
+    state.report["errors"].append({"step": step, "kind": err.kind.value, "message": err.message, "hint": err.hint})
     yield ev.StepFailed(step, err.kind.value, err.message, err.hint)
     return err
 
@@ -146,13 +155,20 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     for path in paths:
         try:
             write_report(report, path)
-            report.setdefault("html_paths" if path.suffix.lower() in (".html", ".htm") else "report_paths",
-                              []).append(str(path))
+            report.setdefault("html_paths" if path.suffix.lower() in (".html", ".htm") else "report_paths", []).append(
+                str(path)
+            )
         except OSError as exc:
-            report["errors"].append({"step": "report", "kind": ErrorKind.BAD_INPUT.value,
-                                     "message": f"Could not write the report to {path}: {describe_os_error(exc)}.",
-                                     "hint": DISK_FULL_HINT if is_disk_full(exc) else
-                                     "Choose a report path in a folder you can write to (--report, --out)."})
+            report["errors"].append(
+                {
+                    "step": "report",
+                    "kind": ErrorKind.BAD_INPUT.value,
+                    "message": f"Could not write the report to {path}: {describe_os_error(exc)}.",
+                    "hint": DISK_FULL_HINT
+                    if is_disk_full(exc)
+                    else "Choose a report path in a folder you can write to (--report, --out).",
+                }
+            )
             if exit_code == 0:
                 status, exit_code = "failed", EXIT_CODES[ErrorKind.BAD_INPUT]
                 report["status"], report["exit_code"] = status, exit_code

@@ -11,28 +11,48 @@ from pathlib import Path
 from typing import Any
 
 from heimdall_studio import __version__
-from heimdall_studio.core.events import (BENCHMARK, EXPORT, LOAD, METADATA, OP_PROFILE, PARITY, PER_NODE, PUSH,
-                                         VALIDATE, json_safe)
+from heimdall_studio.core.events import (
+    BENCHMARK,
+    EXPORT,
+    LOAD,
+    METADATA,
+    OP_PROFILE,
+    PARITY,
+    PER_NODE,
+    PUSH,
+    VALIDATE,
+    json_safe,
+)
 from heimdall_studio.core.redact import mask_all
 
 REPORT_SCHEMA = 1
 
 # Where each step's result goes in the report.
-SECTIONS = {LOAD: "source", EXPORT: "export", VALIDATE: "validation", PARITY: "parity",
-            BENCHMARK: "benchmark", METADATA: "metadata", PUSH: "push", PER_NODE: "per_node",
-            OP_PROFILE: "op_profile"}
+SECTIONS = {
+    LOAD: "source",
+    EXPORT: "export",
+    VALIDATE: "validation",
+    PARITY: "parity",
+    BENCHMARK: "benchmark",
+    METADATA: "metadata",
+    PUSH: "push",
+    PER_NODE: "per_node",
+    OP_PROFILE: "op_profile",
+}
 
 
 def new_report(source: str, prior: dict[str, Any] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = dict(prior or {})
-    report.update({
-        "schema": REPORT_SCHEMA,
-        "tool": f"heimdall-studio {__version__}",
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "source": report.get("source") or {"path": source},
-        "timings": dict(report.get("timings", {})),
-        "errors": [],
-    })
+    report.update(
+        {
+            "schema": REPORT_SCHEMA,
+            "tool": f"heimdall-studio {__version__}",
+            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "source": report.get("source") or {"path": source},
+            "timings": dict(report.get("timings", {})),
+            "errors": [],
+        }
+    )
     report.setdefault("latency", [])
     report.setdefault("versions", {"python": platform.python_version(), "heimdall_studio": __version__})
     return report
@@ -62,16 +82,18 @@ def _onnx_summary(report: dict[str, Any]) -> dict[str, Any]:
     metadata = report.get("metadata") or {}
     opsets = validation.get("opsets") or validation.get("opset_imports") or {}
     summary = dict(report.get("onnx") or {})
-    summary.update({
-        "path": metadata.get("onnx_path") or export.get("onnx_path") or summary.get("path"),
-        "sha256": metadata.get("sha256", summary.get("sha256")),
-        "size_bytes": metadata.get("size_bytes", export.get("size_bytes", summary.get("size_bytes"))),
-        "opset": opsets.get("", opsets.get("ai.onnx", export.get("opset", summary.get("opset")))),
-        "ir_version": validation.get("ir_version", summary.get("ir_version")),
-        "producer": _producer(validation) or summary.get("producer"),
-        "inputs": validation.get("inputs", summary.get("inputs", [])),
-        "outputs": validation.get("outputs", summary.get("outputs", [])),
-    })
+    summary.update(
+        {
+            "path": metadata.get("onnx_path") or export.get("onnx_path") or summary.get("path"),
+            "sha256": metadata.get("sha256", summary.get("sha256")),
+            "size_bytes": metadata.get("size_bytes", export.get("size_bytes", summary.get("size_bytes"))),
+            "opset": opsets.get("", opsets.get("ai.onnx", export.get("opset", summary.get("opset")))),
+            "ir_version": validation.get("ir_version", summary.get("ir_version")),
+            "producer": _producer(validation) or summary.get("producer"),
+            "inputs": validation.get("inputs", summary.get("inputs", [])),
+            "outputs": validation.get("outputs", summary.get("outputs", [])),
+        }
+    )
     if "external_data" in export or "external_data" in summary:
         summary["external_data"] = export.get("external_data", summary.get("external_data"))
     return summary

@@ -61,8 +61,10 @@ def _keep_in_out_dir(loaded: LoadedModel, state: RunState) -> None:
     source = Path(loaded.onnx_path)
     target = state.out_dir / source.name
     if target.exists() and not state.request.export.overwrite:
-        raise BadInputError(f"{target} already exists; the ONNX file from {state.request.source} was not copied "
-                            "over it.", "Pass --overwrite to replace it, or choose another --out folder.")
+        raise BadInputError(
+            f"{target} already exists; the ONNX file from {state.request.source} was not copied over it.",
+            "Pass --overwrite to replace it, or choose another --out folder.",
+        )
     for part in onnx_file_parts(source):
         copied = state.out_dir / part.relative_to(source.parent)
         copied.parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +83,10 @@ def run_load(state: RunState) -> Generator[ev.Event, None, Any]:
         if state.reference.module is None:
             from heimdall_studio.core.errors import BadInputError
 
-            raise BadInputError(f"The reference {request.reference} is not a PyTorch model.",
-                                "Give a checkpoint, TorchScript or .pt2 file as the reference.")
+            raise BadInputError(
+                f"The reference {request.reference} is not a PyTorch model.",
+                "Give a checkpoint, TorchScript or .pt2 file as the reference.",
+            )
     if state.loaded.kind == ONNX:
         state.onnx_path = state.loaded.onnx_path
     return _Described(state.loaded, state.reference)
@@ -171,8 +175,17 @@ def run_per_node(state: RunState) -> Generator[ev.Event, None, Any]:
 
     parity = state.report.get("parity") if ev.PARITY in state.request.steps else None
     outputs_passed = parity.get("passed") if isinstance(parity, dict) else None
-    return (yield from per_node_step(model.module, onnx_path, model.inputs, state.request.per_node,
-                                     state.request.parity, state.cancel, outputs_passed))
+    return (
+        yield from per_node_step(
+            model.module,
+            onnx_path,
+            model.inputs,
+            state.request.per_node,
+            state.request.parity,
+            state.cancel,
+            outputs_passed,
+        )
+    )
 
 
 def run_op_profile(state: RunState) -> Generator[ev.Event, None, Any]:
@@ -183,24 +196,32 @@ def run_op_profile(state: RunState) -> Generator[ev.Event, None, Any]:
 
     model = state.torch_model or state.loaded
     assert model is not None
-    return (yield from op_profile_step(onnx_path, model.inputs, state.request.op_profile,
-                                       state.request.benchmark, state.cancel))
+    return (
+        yield from op_profile_step(
+            onnx_path, model.inputs, state.request.op_profile, state.request.benchmark, state.cancel
+        )
+    )
 
 
 def run_metadata(state: RunState) -> Generator[ev.Event, None, Any]:
     from heimdall_studio.core.metadata import metadata_step
 
     assert state.loaded is not None
-    return (yield from metadata_step(_need_onnx(state), state.torch_model or state.loaded,
-                                     state.export_result, state.cancel))
+    return (
+        yield from metadata_step(
+            _need_onnx(state), state.torch_model or state.loaded, state.export_result, state.cancel
+        )
+    )
 
 
 def run_push(state: RunState) -> Generator[ev.Event, None, Any]:
     onnx_path = _need_onnx(state)
     push = dict(state.request.push or {})
     if state.gates_failed and not push.pop("ignore_gates", False):
-        raise SkipStep(f"{' and '.join(state.gates_failed)} did not pass; nothing was pushed "
-                       "(push anyway from the app, or fix the model)")
+        raise SkipStep(
+            f"{' and '.join(state.gates_failed)} did not pass; nothing was pushed "
+            "(push anyway from the app, or fix the model)"
+        )
     push.pop("ignore_gates", None)
     from heimdall_studio.integrations.push import PushOptions, push_step
     from heimdall_studio.integrations.settings import load_settings

@@ -104,14 +104,19 @@ class EngineRun(QObject):
 
     def _on_reader_error(self, exc: BaseException) -> None:
         if self.result is None:
-            self.result = PipelineFinished(status="failed", exit_code=1, report={
-                "error": {"kind": "engine_crashed", "message": f"Lost contact with the engine: {exc}"}})
+            self.result = PipelineFinished(
+                status="failed",
+                exit_code=1,
+                report={"error": {"kind": "engine_crashed", "message": f"Lost contact with the engine: {exc}"}},
+            )
             self.events.emit([self.result])
 
     def _on_worker_finished(self) -> None:
         if self.result is None:  # the stream ended without its final event
-            self.result = PipelineFinished(status="cancelled" if self._cancel_requested else "failed",
-                                           exit_code=130 if self._cancel_requested else 1)
+            self.result = PipelineFinished(
+                status="cancelled" if self._cancel_requested else "failed",
+                exit_code=130 if self._cancel_requested else 1,
+            )
             self.events.emit([self.result])
         self._worker = None
         self.finished.emit(self.result)

@@ -33,8 +33,7 @@ from heimdall_studio.gui.session import ModelSession, is_onnx_source
 from heimdall_studio.gui.theme import FAIL_COLOR
 from heimdall_studio.gui.window_state import MAX_RECENT, gui_settings
 
-PURPOSE_TEXT = {"load": "Recognising {name}…", "pipeline": "Running the pipeline on {name}…",
-                "push": "Pushing {name}…"}
+PURPOSE_TEXT = {"load": "Recognising {name}…", "pipeline": "Running the pipeline on {name}…", "push": "Pushing {name}…"}
 # While a step runs, its view comes to the front (the user sees the live plot it feeds).
 FOLLOW_STEP = {VALIDATE: "Validation", PARITY: "Parity", BENCHMARK: "Latency"}
 
@@ -81,8 +80,13 @@ class MainWindow(QMainWindow):
         self._add_dock("Options", self.options, left)
         self._add_dock("Pipeline", self.pipeline, left)
         self._add_dock("Push", self.push_panel, left)
-        for title, widget in (("Validation", self.validation), ("Parity", self.parity),
-                              ("Latency", self.latency), ("Graph", self.graph), ("Registry", self.registry)):
+        for title, widget in (
+            ("Validation", self.validation),
+            ("Parity", self.parity),
+            ("Latency", self.latency),
+            ("Graph", self.graph),
+            ("Registry", self.registry),
+        ):
             self._add_dock(title, widget, right)
         self._add_dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._add_dock("Summary", self.summary, Qt.DockWidgetArea.TopDockWidgetArea)
@@ -129,19 +133,27 @@ class MainWindow(QMainWindow):
         from heimdall_studio.gui.icons import action_icon, app_icon
 
         self.setWindowIcon(app_icon())
-        self.open_action = self._action("&Open model…", self.choose_source, QKeySequence.StandardKey.Open,
-                                        None, "Open a checkpoint, TorchScript, .pt2 or .onnx")
-        self.run_action = self._action("&Run pipeline", self.run_pipeline, "Ctrl+R", None,
-                                       "Export → validate → parity → benchmark → metadata")
+        self.open_action = self._action(
+            "&Open model…",
+            self.choose_source,
+            QKeySequence.StandardKey.Open,
+            None,
+            "Open a checkpoint, TorchScript, .pt2 or .onnx",
+        )
+        self.run_action = self._action(
+            "&Run pipeline", self.run_pipeline, "Ctrl+R", None, "Export → validate → parity → benchmark → metadata"
+        )
         self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", None, "Stop the engine")
         for action, icon in ((self.open_action, "open"), (self.run_action, "run"), (self.cancel_action, "cancel")):
             action.setIcon(action_icon(icon))
         self.cancel_action.setEnabled(False)
-        self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,", None,
-                                            "Profiles (MLflow, S3, secrets) and run defaults")
+        self.settings_action = self._action(
+            "&Settings…", self.open_settings, "Ctrl+,", None, "Profiles (MLflow, S3, secrets) and run defaults"
+        )
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.browse_action = self._action("&Browse MLflow…", self.browse_mlflow, None, None,
-                                          "Open a checkpoint or logged model from an MLflow run")
+        self.browse_action = self._action(
+            "&Browse MLflow…", self.browse_mlflow, None, None, "Open a checkpoint or logged model from an MLflow run"
+        )
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         reset_layout = self._action("Reset layout", lambda: self.restoreState(self._default_state))
 
@@ -160,8 +172,9 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(reset_layout)
-        self.about_action = self._action("&About Heimdall Studio", self.show_about, None, None,
-                                         "Versions, folders, and a copy for bug reports")
+        self.about_action = self._action(
+            "&About Heimdall Studio", self.show_about, None, None, "Versions, folders, and a copy for bug reports"
+        )
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
         toolbar = self.addToolBar("Main")
@@ -255,8 +268,9 @@ class MainWindow(QMainWindow):
         if settings.is_embedded:
             self.profile_label.setText(f"Profile: {settings.profile.name} (local MLflow store and model folder)")
         else:
-            self.profile_label.setText(f"Profile: {settings.profile.name} — MLflow {shown['tracking_uri']} · "
-                                       f"models {shown['store']}")
+            self.profile_label.setText(
+                f"Profile: {settings.profile.name} — MLflow {shown['tracking_uri']} · models {shown['store']}"
+            )
         self.profile_label.setToolTip(f"MLflow: {shown['tracking_uri']}\nModels: {shown['store']}")
         if follow_model_name or not self.registry.model_name.text():
             self.registry.model_name.setText(settings.profile.model_name)
@@ -339,10 +353,15 @@ class MainWindow(QMainWindow):
         out_dir = self.options.out_dir.text().strip() or str(default_out_dir(self.session.source))
         extra.setdefault("source", self.session.source)
         extra.setdefault("reference", self.source_panel.reference_source())
-        return PipelineRequest(out_dir=out_dir, steps=steps,
-                               source_options=self.source_panel.source_options(),
-                               export=self.options.export_options(), parity=self.options.parity_options(),
-                               benchmark=self.options.benchmark_options(), **extra)
+        return PipelineRequest(
+            out_dir=out_dir,
+            steps=steps,
+            source_options=self.source_panel.source_options(),
+            export=self.options.export_options(),
+            parity=self.options.parity_options(),
+            benchmark=self.options.benchmark_options(),
+            **extra,
+        )
 
     def run_pipeline(self) -> None:
         if self.run is not None or not self.session.source:
@@ -380,21 +399,30 @@ class MainWindow(QMainWindow):
         """Upload and register the last run's model (asks first when its checks did not pass)."""
         if self.run is not None or not self.session.can_push:
             return
-        if anyway and QMessageBox.question(
-                self, "Push anyway?", "Parity with PyTorch did not pass for this model. Push and register "
+        if (
+            anyway
+            and QMessageBox.question(
+                self,
+                "Push anyway?",
+                "Parity with PyTorch did not pass for this model. Push and register "
                 "it anyway? The version's tags record that parity failed.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
+                QMessageBox.StandardButton.No,
+            )
+            != QMessageBox.StandardButton.Yes
+        ):
             return
         from heimdall_studio.integrations.push import PushOptions
 
-        options = PushOptions(model_name=self.push_panel.model_name.text().strip(),
-                              force=self.push_panel.force.isChecked()).to_dict()
+        options = PushOptions(
+            model_name=self.push_panel.model_name.text().strip(), force=self.push_panel.force.isChecked()
+        ).to_dict()
         options["ignore_gates"] = anyway
         self.docks["Push"].raise_()
         # The engine opens the exported .onnx and pushes it with the last run's report.
-        self._start_run((LOAD, PUSH), "push", push=options, prior_report=self.session.report,
-                        source=self.session.onnx_path)
+        self._start_run(
+            (LOAD, PUSH), "push", push=options, prior_report=self.session.report, source=self.session.onnx_path
+        )
 
     def cancel_run(self) -> None:
         if self.run is None:
@@ -432,8 +460,11 @@ class MainWindow(QMainWindow):
     def _on_run_finished(self, finished: PipelineFinished) -> None:
         purpose, self.run, self.run_purpose = self.run_purpose, None, ""
         self._set_running(False)
-        self.activity_label.setText({"passed": "Done", "cancelled": "Cancelled: engine stopped"}.get(
-            finished.status, f"Finished: {finished.status}"))
+        self.activity_label.setText(
+            {"passed": "Done", "cancelled": "Cancelled: engine stopped"}.get(
+                finished.status, f"Finished: {finished.status}"
+            )
+        )
         if purpose == "load":
             self._show_recognised()
         elif purpose == "pipeline" and self.session.onnx_path and not self._closing:
@@ -448,10 +479,12 @@ class MainWindow(QMainWindow):
 
     def _log_promotion(self, result: dict) -> None:
         where = f"alias @{result['alias']}" if result.get("alias") else f"stage {result.get('stage') or '—'}"
-        self.run_model.log(f"[info] promote: {result.get('name')} version {result.get('version')} → "
-                           f"{result.get('to')} ({where})")
-        self.statusBar().showMessage(f"Promoted {result.get('name')} version {result.get('version')} to "
-                                     f"{result.get('to')}.", 8000)
+        self.run_model.log(
+            f"[info] promote: {result.get('name')} version {result.get('version')} → {result.get('to')} ({where})"
+        )
+        self.statusBar().showMessage(
+            f"Promoted {result.get('name')} version {result.get('version')} to {result.get('to')}.", 8000
+        )
 
     def _show_recognised(self) -> None:
         """After a load: what the source is, or why it could not be opened (and it leaves Recent)."""
@@ -484,9 +517,12 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if self.run is not None:
             answer = QMessageBox.question(
-                self, "Stop the running step?",
+                self,
+                "Stop the running step?",
                 "The engine is still working. Closing stops it; nothing from the unfinished step is kept.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return

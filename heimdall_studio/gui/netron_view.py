@@ -25,6 +25,7 @@ def _web_engine_view_class():
         return None
     return QWebEngineView
 
+
 _ACCEPT_CONSENT_JS = """
 (function () {
   var button = document.getElementById('message-button');
@@ -48,8 +49,9 @@ class NetronView(QWidget):
         self._shown = False
         self.web = None
         self.caption = QLabel("Run the pipeline to see the exported graph.", wordWrap=True)
-        self.browser_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon),
-                                          "Open in browser")
+        self.browser_button = QPushButton(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon), "Open in browser"
+        )
         self.browser_button.setToolTip("Open this graph in your web browser")
         self.browser_button.setEnabled(False)
         self.browser_button.clicked.connect(self.open_in_browser)

@@ -17,23 +17,32 @@ from pathlib import Path
 
 
 def qt_platform_problem(timeout_s: float = 30.0) -> str:
-    """"" when Qt can open a window on this display; otherwise what went wrong and what to do."""
+    """ "" when Qt can open a window on this display; otherwise what went wrong and what to do."""
     try:
-        done = subprocess.run([sys.executable, "-m", "heimdall_studio.gui.platform_check"], capture_output=True,
-                              text=True, timeout=timeout_s, env=dict(os.environ))
+        done = subprocess.run(
+            [sys.executable, "-m", "heimdall_studio.gui.platform_check"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=dict(os.environ),
+        )
     except subprocess.TimeoutExpired:
         return f"Qt did not open its display connection within {timeout_s:.0f} s."
     if done.returncode == 0:
         return ""
     missing = missing_xcb_libraries()
     if missing:
-        return (f"Qt's X11 (xcb) platform plugin cannot load: these system libraries are missing: "
-                f"{', '.join(missing)}. On Debian or Ubuntu: sudo apt-get install "
-                f"{' '.join(debian_package(lib) for lib in missing)} (or run `make install` as root).")
+        return (
+            f"Qt's X11 (xcb) platform plugin cannot load: these system libraries are missing: "
+            f"{', '.join(missing)}. On Debian or Ubuntu: sudo apt-get install "
+            f"{' '.join(debian_package(lib) for lib in missing)} (or run `make install` as root)."
+        )
     said = [line.strip() for line in done.stderr.splitlines() if line.strip() and "qt.qpa" in line]
     why = " ".join(said[:2]) or f"exit code {done.returncode}"
-    return (f"Qt cannot open a window on this display ({why}). Check DISPLAY/WAYLAND_DISPLAY, "
-            "or set QT_QPA_PLATFORM=offscreen to run without a screen.")
+    return (
+        f"Qt cannot open a window on this display ({why}). Check DISPLAY/WAYLAND_DISPLAY, "
+        "or set QT_QPA_PLATFORM=offscreen to run without a screen."
+    )
 
 
 def missing_xcb_libraries() -> list[str]:

@@ -25,8 +25,7 @@ from PySide6.QtWidgets import (
 LIBRARY_OWNED = "heimdall_library_owned"
 
 
-def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False, clip: bool = True,
-              log_x: bool = False):
+def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False, clip: bool = True, log_x: bool = False):
     """A themed PlotWidget whose legend sits below the axes (it never covers data; it lists every
     series, in as many columns as fit the width).
 
@@ -40,8 +39,9 @@ def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False, clip:
 
     background, foreground = plot_colors()
     before = {id(w) for w in QApplication.topLevelWidgets()}
-    widget = pg.PlotWidget(background=background,
-                           axisItems={side: _decade_axis_class()(side) for side in ("left", "bottom")})
+    widget = pg.PlotWidget(
+        background=background, axisItems={side: _decade_axis_class()(side) for side in ("left", "bottom")}
+    )
     item = widget.getPlotItem()
     item.setTitle(title, color=foreground, size="10pt")
     for axis, label in (("bottom", x_label), ("left", y_label)):
@@ -71,8 +71,7 @@ def _legend_below(item, foreground: str):
 
     holder = pg.GraphicsWidget()
     item.layout.addItem(holder, 4, 1)
-    legend = _outside_legend_class()(holder, labelTextColor=foreground, verSpacing=-6, horSpacing=12,
-                                     colCount=1)
+    legend = _outside_legend_class()(holder, labelTextColor=foreground, verSpacing=-6, horSpacing=12, colCount=1)
     legend.setParentItem(holder)
     item.legend = legend  # PlotItem.addItem lists named items here
     return legend
@@ -99,8 +98,10 @@ def _outside_legend_class():
                 if not (isValid(self) and isValid(self.holder)):  # the plot is being destroyed
                     return
                 width = self.holder.size().width()
-                entries = [sample.boundingRect().width() + label.item.boundingRect().width() + 24
-                           for sample, label in self.items]
+                entries = [
+                    sample.boundingRect().width() + label.item.boundingRect().width() + 24
+                    for sample, label in self.items
+                ]
                 columns = len(entries) or 1
                 while columns > 1 and width > 0 and _row_width(entries, columns) + 20 > width:  # + margins
                     columns -= 1
@@ -171,7 +172,7 @@ def _decade_axis_class():
                     if abs(v - round(v)) < 1e-6:
                         labels.append(decade_label(int(round(v))))
                     elif high - low < 1.5 and decades < 2 and round(10 ** (v % 1), 6) in (2.0, 5.0):
-                        labels.append(f"{10 ** v:g}")
+                        labels.append(f"{10**v:g}")
                     else:
                         labels.append("")
                 return labels
@@ -328,8 +329,12 @@ class PlotFrame(QWidget):
             try:
                 self.export(path)
             except OSError as exc:
-                QMessageBox.warning(self, "Export failed", f"Could not write {path} ({exc.strerror or exc}). "
-                                    "Choose a folder that exists and that you can write to.")
+                QMessageBox.warning(
+                    self,
+                    "Export failed",
+                    f"Could not write {path} ({exc.strerror or exc}). "
+                    "Choose a folder that exists and that you can write to.",
+                )
 
     def close_window(self) -> None:
         """Close the plot's own window, if open (the plot comes back)."""

@@ -54,19 +54,30 @@ class RunDefaults:
 
 
 RUN_DEFAULT_FIELDS: dict[str, FieldSpec] = {
-    "exporter": FieldSpec("Exporter", "Exporter the Options form starts with.\ndynamo: torch.export based "
-                          "(recommended, opset ≥ 18); torchscript: the legacy tracer.", choices=EXPORTERS),
-    "opset": FieldSpec("ONNX opset", "Opset the Options form starts with; 'exporter's default' lets the "
-                       "exporter pick (dynamo 18, torchscript 14).", maximum=23, special_zero="exporter's default"),
-    "parity_batches": FieldSpec("Parity batches", "Random batches PyTorch and ONNX Runtime are compared on.",
-                                minimum=1, maximum=1000),
+    "exporter": FieldSpec(
+        "Exporter",
+        "Exporter the Options form starts with.\ndynamo: torch.export based "
+        "(recommended, opset ≥ 18); torchscript: the legacy tracer.",
+        choices=EXPORTERS,
+    ),
+    "opset": FieldSpec(
+        "ONNX opset",
+        "Opset the Options form starts with; 'exporter's default' lets the exporter pick (dynamo 18, torchscript 14).",
+        maximum=23,
+        special_zero="exporter's default",
+    ),
+    "parity_batches": FieldSpec(
+        "Parity batches", "Random batches PyTorch and ONNX Runtime are compared on.", minimum=1, maximum=1000
+    ),
     "parity_batch_size": FieldSpec("Parity batch size", "Samples per compared batch.", minimum=1, maximum=4096),
     "atol": FieldSpec("atol", "Absolute tolerance: every element within atol + rtol·|reference|."),
     "rtol": FieldSpec("rtol", "Relative tolerance (see atol)."),
     "mean_atol": FieldSpec("Mean abs. error ≤", "The mean absolute error of each output must not exceed this."),
-    "iterations": FieldSpec("Benchmark iterations", "Timed inferences per runtime, device and batch size.",
-                            minimum=1, maximum=100000),
+    "iterations": FieldSpec(
+        "Benchmark iterations", "Timed inferences per runtime, device and batch size.", minimum=1, maximum=100000
+    ),
     "warmup": FieldSpec("Warm-up", "Untimed inferences before the timed ones.", maximum=10000),
-    "batch_sizes": FieldSpec("Batch sizes", "Comma-separated batch sizes to measure, e.g. 1, 8, 32.",
-                             placeholder="1, 8, 32"),
+    "batch_sizes": FieldSpec(
+        "Batch sizes", "Comma-separated batch sizes to measure, e.g. 1, 8, 32.", placeholder="1, 8, 32"
+    ),
 }

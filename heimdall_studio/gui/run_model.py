@@ -51,7 +51,7 @@ class SampleBuffer:
             grown = np.empty(max(needed, 2 * len(self._data)), dtype=np.float64)
             grown[: self.size] = self._data[: self.size]
             self._data = grown
-        self._data[self.size: needed] = values
+        self._data[self.size : needed] = values
         self.size = needed
 
     @property
@@ -245,8 +245,7 @@ class RunModel:
         key = (event.runtime, event.device, event.batch_size)
         series = self.latency.get(key)
         if series is None:
-            series = self.latency[key] = LatencySeries(event.runtime, event.device, event.batch_size,
-                                                       event.provider)
+            series = self.latency[key] = LatencySeries(event.runtime, event.device, event.batch_size, event.provider)
         (series.warmup if event.warmup else series.timed).extend(event.ms)
         return self._bump("latency")
 

@@ -56,5 +56,9 @@ class ModelSession:
     @property
     def can_push(self) -> bool:
         """A complete export that passed validation (a failed parity can still be pushed, on confirmation)."""
-        return (bool(self.report) and bool(self.onnx_path) and self.status in ("passed", "gate_failed")
-                and self.run.passed(VALIDATE))
+        return (
+            bool(self.report)
+            and bool(self.onnx_path)
+            and self.status in ("passed", "gate_failed")
+            and self.run.passed(VALIDATE)
+        )

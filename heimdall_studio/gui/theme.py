@@ -21,13 +21,19 @@ def _dark_palette() -> QPalette:
     p = QPalette()
     base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(222, 224, 227)
     for role, color in (
-        (QPalette.ColorRole.Window, window), (QPalette.ColorRole.WindowText, text),
-        (QPalette.ColorRole.Base, base), (QPalette.ColorRole.AlternateBase, window),
-        (QPalette.ColorRole.ToolTipBase, window), (QPalette.ColorRole.ToolTipText, text),
-        (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, window),
-        (QPalette.ColorRole.ButtonText, text), (QPalette.ColorRole.Highlight, QColor(53, 116, 240)),
+        (QPalette.ColorRole.Window, window),
+        (QPalette.ColorRole.WindowText, text),
+        (QPalette.ColorRole.Base, base),
+        (QPalette.ColorRole.AlternateBase, window),
+        (QPalette.ColorRole.ToolTipBase, window),
+        (QPalette.ColorRole.ToolTipText, text),
+        (QPalette.ColorRole.Text, text),
+        (QPalette.ColorRole.Button, window),
+        (QPalette.ColorRole.ButtonText, text),
+        (QPalette.ColorRole.Highlight, QColor(53, 116, 240)),
         (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)),
-        (QPalette.ColorRole.Link, QColor(88, 157, 246)), (QPalette.ColorRole.PlaceholderText, QColor(130, 133, 138)),
+        (QPalette.ColorRole.Link, QColor(88, 157, 246)),
+        (QPalette.ColorRole.PlaceholderText, QColor(130, 133, 138)),
     ):
         p.setColor(role, color)
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):

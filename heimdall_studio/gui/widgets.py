@@ -31,8 +31,10 @@ _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"(?i:pass |use |add )?--model-class(?: \S+:\S+| MOD:CLASS)?"), "set the Model class field"),
     (re.compile(r"(?i:pass |use |add )?--model-kwargs\b"), "the Model arguments field"),
     (re.compile(r"(?i:pass |use |add )?--overwrite\b"), "tick “Overwrite existing .onnx” in Options"),
-    (re.compile(r"(?i:pass |use |add )?--int-range(?:[ =]-?\d+,-?\d+| LOW,HIGH)?"),
-     "the Integer inputs field in Options"),
+    (
+        re.compile(r"(?i:pass |use |add )?--int-range(?:[ =]-?\d+,-?\d+| LOW,HIGH)?"),
+        "the Integer inputs field in Options",
+    ),
     (re.compile(r"(?i:pass |use |add )?--opset\b"), "Options → Opset"),
     (re.compile(r"(?i:pass |use |add )?--exporter(?: \w+)?"), "the Exporter choice in Options"),
     (re.compile(r"(?i:pass |use |add )?--bench-batch-sizes(?: \S+)?"), "the Batch sizes field in Options"),
@@ -40,10 +42,15 @@ _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"(?i:pass |use |add )?--reference(?: SOURCE)?\b"), "the Reference model field in Source"),
     (re.compile(r"(?i:pass |use |add )?--force\b"), "tick “Register again” in Push"),
     (re.compile(r"(?i:pass |use |add )?--out(?![-\w])(?: DIR)?"), "the Output folder in Options"),
-    (re.compile(r"(?i:pass |use |add )?--output-name(?: NAME)?"), "the output names (set them in the checkpoint's metadata)"),
+    (
+        re.compile(r"(?i:pass |use |add )?--output-name(?: NAME)?"),
+        "the output names (set them in the checkpoint's metadata)",
+    ),
     (re.compile(r"(?i:pass |use |add )?--debug\b"), "the Details of this message"),
-    (re.compile(r"\(?(?i:push )?with --create-bucket\)?|(?i:pass |use |add )?--create-bucket\b"),
-     "in your object store"),
+    (
+        re.compile(r"\(?(?i:push )?with --create-bucket\)?|(?i:pass |use |add )?--create-bucket\b"),
+        "in your object store",
+    ),
     (re.compile(r"(?i:pass |use |add )?--bucket(?: \S+)?"), "the Bucket in Settings"),
     (re.compile(r"(?i:pass |use |add )?--experiment(?: NAME)?"), "the Experiment in Settings"),
     (re.compile(r"(?i:use |pass )?--promote \w+"), "Promote in the Registry"),
@@ -129,8 +136,11 @@ class ReadOnlyTable(QTableWidget):
         """Replace the contents. Columns sized to their contents are measured once, after the fill:
         measured per cell, 20 rows took 100–170 ms of UI thread."""
         header = self.horizontalHeader()
-        fitted = [c for c in range(self.columnCount())
-                  if header.sectionResizeMode(c) == QHeaderView.ResizeMode.ResizeToContents]
+        fitted = [
+            c
+            for c in range(self.columnCount())
+            if header.sectionResizeMode(c) == QHeaderView.ResizeMode.ResizeToContents
+        ]
         sorting = self.isSortingEnabled()
         self.setSortingEnabled(False)
         self.setUpdatesEnabled(False)

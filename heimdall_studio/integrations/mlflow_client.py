@@ -21,8 +21,11 @@ from heimdall_studio.integrations.settings import Settings, environment_overlay,
 _ENV_LOCK = threading.RLock()
 # MLflow's defaults (7 retries, backoff factor 2) make a dead server look like a hang of
 # several minutes; a user at a desk wants to know within seconds.
-_RETRY_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                   "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 def _session_env(settings: Settings) -> dict[str, str]:
@@ -60,8 +63,10 @@ def mlflow_session(settings: Settings) -> Iterator[Any]:
     if settings.is_embedded:
         (settings.data_dir / "mlflow").mkdir(parents=True, exist_ok=True)
     with _ENV_LOCK, environment_overlay(_session_env(settings)):
-        saved_uris = (mlflow.tracking._tracking_service.utils._tracking_uri,
-                      mlflow.tracking._model_registry.utils._registry_uri)
+        saved_uris = (
+            mlflow.tracking._tracking_service.utils._tracking_uri,
+            mlflow.tracking._model_registry.utils._registry_uri,
+        )
         try:
             mlflow.set_tracking_uri(settings.tracking_uri)
             mlflow.set_registry_uri(settings.tracking_uri)
@@ -106,22 +111,37 @@ def mlflow_error(exc: BaseException, settings: Settings, action: str = "") -> He
     for secret in settings.credentials.secret_values():
         text = text.replace(secret, "***")
     if code == "RESOURCE_DOES_NOT_EXIST":
-        return BadInputError(f"{text.splitlines()[0][:300]} ({target}).",
-                             "Check the name, version or run id (heimdall-studio registry list / runs list).")
+        return BadInputError(
+            f"{text.splitlines()[0][:300]} ({target}).",
+            "Check the name, version or run id (heimdall-studio registry list / runs list).",
+        )
     if "SSLError" in text or "CERTIFICATE_VERIFY_FAILED" in text:
-        return ServiceError(f"TLS handshake with {target} failed{what}.",
-                            "Check the https URL or set REQUESTS_CA_BUNDLE to your CA certificate.")
-    if "Connection refused" in text or "NewConnectionError" in text or "Failed to establish" in text \
-            or "Name or service not known" in text or isinstance(exc, ConnectionError):
-        return ServiceError(f"Cannot reach {target}{what}.",
-                            "Check that the MLflow server is running and MLFLOW_TRACKING_URI (or the profile's "
-                            "tracking URI) is right, then push again.")
+        return ServiceError(
+            f"TLS handshake with {target} failed{what}.",
+            "Check the https URL or set REQUESTS_CA_BUNDLE to your CA certificate.",
+        )
+    if (
+        "Connection refused" in text
+        or "NewConnectionError" in text
+        or "Failed to establish" in text
+        or "Name or service not known" in text
+        or isinstance(exc, ConnectionError)
+    ):
+        return ServiceError(
+            f"Cannot reach {target}{what}.",
+            "Check that the MLflow server is running and MLFLOW_TRACKING_URI (or the profile's "
+            "tracking URI) is right, then push again.",
+        )
     if re.search(r"error code 5\d\d|too many 5\d\d", text) or code == "TEMPORARILY_UNAVAILABLE":
-        return ServiceError(f"{target} answered with a server error{what}.",
-                            "Look at the MLflow server's log; push again once it is healthy.")
+        return ServiceError(
+            f"{target} answered with a server error{what}.",
+            "Look at the MLflow server's log; push again once it is healthy.",
+        )
     if "401" in text or "403" in text or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return ServiceError(f"{target} rejected the credentials{what}.",
-                            "Check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.")
+        return ServiceError(
+            f"{target} rejected the credentials{what}.",
+            "Check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.",
+        )
     first = text.splitlines()[0][:300] if text else type(exc).__name__
     return ServiceError(f"{target} failed{what}: {first}", "Check the MLflow server and push again.")
 

@@ -34,9 +34,16 @@ def _iso(ms: int | None) -> str:
 
 def list_experiments(settings: Settings) -> list[dict[str, Any]]:
     with mlflow_session(settings) as client:
-        return [{"id": e.experiment_id, "name": e.name, "artifact_location": e.artifact_location,
-                 "lifecycle_stage": e.lifecycle_stage, "tags": dict(e.tags or {})}
-                for e in client.search_experiments()]
+        return [
+            {
+                "id": e.experiment_id,
+                "name": e.name,
+                "artifact_location": e.artifact_location,
+                "lifecycle_stage": e.lifecycle_stage,
+                "tags": dict(e.tags or {}),
+            }
+            for e in client.search_experiments()
+        ]
 
 
 def list_runs(settings: Settings, experiment: str = "", max_results: int = 200) -> list[dict[str, Any]]:
@@ -45,14 +52,24 @@ def list_runs(settings: Settings, experiment: str = "", max_results: int = 200) 
     with mlflow_session(settings) as client:
         found = client.get_experiment_by_name(name)
         if found is None:
-            raise BadInputError(f"There is no experiment {name!r} in MLflow at {settings.tracking_uri}.",
-                                "List them with `heimdall-studio runs list --experiment NAME` or pick one in the "
-                                "Runs panel.")
+            raise BadInputError(
+                f"There is no experiment {name!r} in MLflow at {settings.tracking_uri}.",
+                "List them with `heimdall-studio runs list --experiment NAME` or pick one in the Runs panel.",
+            )
         runs = client.search_runs([found.experiment_id], max_results=max_results, order_by=["start_time DESC"])
-        return [{"run_id": r.info.run_id, "name": r.info.run_name or "", "status": r.info.status,
-                 "start_time": _iso(r.info.start_time), "experiment": name,
-                 "metrics": dict(r.data.metrics), "params": dict(r.data.params),
-                 "tags": {k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")}} for r in runs]
+        return [
+            {
+                "run_id": r.info.run_id,
+                "name": r.info.run_name or "",
+                "status": r.info.status,
+                "start_time": _iso(r.info.start_time),
+                "experiment": name,
+                "metrics": dict(r.data.metrics),
+                "params": dict(r.data.params),
+                "tags": {k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")},
+            }
+            for r in runs
+        ]
 
 
 def list_artifacts(settings: Settings, run_id: str) -> list[dict[str, Any]]:
@@ -80,15 +97,18 @@ def check_mlflow_uri(uri: str) -> None:
     scheme = next((s for s in MLFLOW_SCHEMES if text.startswith(s)), None)
     if scheme is None:
         raise BadInputError(f"{uri!r} is not an MLflow URI.", _URI_HINT)
-    rest = unquote(text[len(scheme):])
+    rest = unquote(text[len(scheme) :])
     segments = rest[:-1].split("/") if rest.endswith("/") else rest.split("/")
     if not rest or any(segment in ("", ".", "..") for segment in segments) or "\\" in rest:
-        raise BadInputError(f"{uri} is not a valid MLflow URI: its path has an empty, '.' or '..' segment (or a "
-                            "backslash), which could reach files outside the run or model. Nothing was downloaded.",
-                            _URI_HINT)
+        raise BadInputError(
+            f"{uri} is not a valid MLflow URI: its path has an empty, '.' or '..' segment (or a "
+            "backslash), which could reach files outside the run or model. Nothing was downloaded.",
+            _URI_HINT,
+        )
     if scheme == "models:/" and len(segments) < 2 and "@" not in segments[0]:
-        raise BadInputError(f"{uri} names no version or alias of the registered model. Nothing was downloaded.",
-                            _URI_HINT)
+        raise BadInputError(
+            f"{uri} names no version or alias of the registered model. Nothing was downloaded.", _URI_HINT
+        )
 
 
 def download(settings: Settings, uri: str, dst: Path) -> Path:
@@ -138,12 +158,13 @@ def _model_file(local: Path, uri: str) -> Path:
     if len(candidates) == 1:
         return candidates[0]
     names = ", ".join(p.relative_to(local).as_posix() for p in candidates) or "no model files"
-    raise BadInputError(f"{uri} is a folder ({names}); Heimdall Studio cannot tell which file to open.",
-                        f"Point at one file, e.g. {uri.rstrip('/')}/<file>.pt.")
+    raise BadInputError(
+        f"{uri} is a folder ({names}); Heimdall Studio cannot tell which file to open.",
+        f"Point at one file, e.g. {uri.rstrip('/')}/<file>.pt.",
+    )
 
 
-def _load_logged_model(local: Path, mlmodel: Path, uri: str, options: SourceOptions,
-                       settings: Settings) -> LoadedModel:
+def _load_logged_model(local: Path, mlmodel: Path, uri: str, options: SourceOptions, settings: Settings) -> LoadedModel:
     import yaml
 
     spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
@@ -153,12 +174,15 @@ def _load_logged_model(local: Path, mlmodel: Path, uri: str, options: SourceOpti
 
         return load_source(str(_model_file(local, uri)), options)
     if "pytorch" not in flavors:
-        raise BadInputError(f"{uri} is an MLflow model with flavours {', '.join(flavors)}; only pytorch and onnx "
-                            "models can be opened.", "Log the model with mlflow.pytorch or as a checkpoint file.")
+        raise BadInputError(
+            f"{uri} is an MLflow model with flavours {', '.join(flavors)}; only pytorch and onnx models can be opened.",
+            "Log the model with mlflow.pytorch or as a checkpoint file.",
+        )
     if not options.trust:
-        raise BadInputError(f"{uri} is a pickled PyTorch model (mlflow.pytorch); opening it runs code from the file.",
-                            "Pass --trust if you trust where it came from, or log a checkpoint "
-                            "(state dict) instead.")
+        raise BadInputError(
+            f"{uri} is a pickled PyTorch model (mlflow.pytorch); opening it runs code from the file.",
+            "Pass --trust if you trust where it came from, or log a checkpoint (state dict) instead.",
+        )
     import mlflow.pytorch
 
     with mlflow_session(settings):
@@ -166,13 +190,20 @@ def _load_logged_model(local: Path, mlmodel: Path, uri: str, options: SourceOpti
     module.eval()
     inputs = [parse_tensor_spec(text) for text in options.inputs] or _signature_inputs(spec)
     if not inputs:
-        raise BadInputError(f"{uri} has no input signature, so the input shape is unknown.",
-                            "Give it with --input NAME:DIMS:DTYPE, e.g. --input x:batch,3,128,32:float32.")
-    return LoadedModel(kind=PICKLED_MODULE, source=uri, module=module, inputs=inputs,
-                       output_names=list(options.output_names),
-                       architecture=f"{type(module).__module__}.{type(module).__qualname__}",
-                       parameters=sum(p.numel() for p in module.parameters()),
-                       metadata={"mlflow_flavor": "pytorch", "run_id": spec.get("run_id", "")})
+        raise BadInputError(
+            f"{uri} has no input signature, so the input shape is unknown.",
+            "Give it with --input NAME:DIMS:DTYPE, e.g. --input x:batch,3,128,32:float32.",
+        )
+    return LoadedModel(
+        kind=PICKLED_MODULE,
+        source=uri,
+        module=module,
+        inputs=inputs,
+        output_names=list(options.output_names),
+        architecture=f"{type(module).__module__}.{type(module).__qualname__}",
+        parameters=sum(p.numel() for p in module.parameters()),
+        metadata={"mlflow_flavor": "pytorch", "run_id": spec.get("run_id", "")},
+    )
 
 
 def _signature_inputs(spec: dict[str, Any]) -> list[TensorSpec]:
@@ -186,9 +217,10 @@ def _signature_inputs(spec: dict[str, Any]) -> list[TensorSpec]:
         if item.get("type") != "tensor":
             return []
         info = item.get("tensor-spec", {})
-        shape = tuple("batch" if d == -1 and n == 0 else (f"dim{n}" if d == -1 else int(d))
-                      for n, d in enumerate(info.get("shape", [])))
+        shape = tuple(
+            "batch" if d == -1 and n == 0 else (f"dim{n}" if d == -1 else int(d))
+            for n, d in enumerate(info.get("shape", []))
+        )
         dtype = str(info.get("dtype", "float32"))
         result.append(TensorSpec(item.get("name") or f"input{i}", shape, dtype if dtype != "float" else "float32"))
     return result
-

@@ -54,8 +54,10 @@ class PushOptions:
 
     def __post_init__(self) -> None:
         if self.promote not in PROMOTE_CHOICES:
-            raise BadInputError(f"Cannot promote a pushed model to {self.promote!r}.",
-                                "Use --promote staging or --promote production (archive with `promote`).")
+            raise BadInputError(
+                f"Cannot promote a pushed model to {self.promote!r}.",
+                "Use --promote staging or --promote production (archive with `promote`).",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -82,11 +84,20 @@ class PushResult:
     ui_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"local_uri" if self.local else "s3_uri": self.uri, "model_name": self.model_name,
-                "version": self.version, "run_id": self.run_id, "aliases": list(self.aliases),
-                "stage": self.stage, "sha256_verified": self.sha256_verified, "existing": self.existing,
-                "sha256": self.sha256, "model_uri": f"models:/{self.model_name}/{self.version}",
-                "files": list(self.files), "mlflow_ui_url": self.ui_url}
+        return {
+            "local_uri" if self.local else "s3_uri": self.uri,
+            "model_name": self.model_name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "aliases": list(self.aliases),
+            "stage": self.stage,
+            "sha256_verified": self.sha256_verified,
+            "existing": self.existing,
+            "sha256": self.sha256,
+            "model_uri": f"models:/{self.model_name}/{self.version}",
+            "files": list(self.files),
+            "mlflow_ui_url": self.ui_url,
+        }
 
 
 def external_data_files(onnx_path: Path) -> list[Path]:
@@ -96,8 +107,10 @@ def external_data_files(onnx_path: Path) -> list[Path]:
     files = onnx_file_parts(onnx_path)[1:]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise BadInputError(f"{onnx_path.name} refers to external data files that are missing: {', '.join(missing)}.",
-                            "Keep the .onnx file next to its .data files.")
+        raise BadInputError(
+            f"{onnx_path.name} refers to external data files that are missing: {', '.join(missing)}.",
+            "Keep the .onnx file next to its .data files.",
+        )
     return files
 
 
@@ -114,14 +127,17 @@ def require_validation(onnx_path: Path, report: dict[str, Any]) -> None:
     validation of this file, GateFailedError when it failed."""
     validation = validation_of(report, onnx_path)
     if validation is None:
-        raise BadInputError(f"{onnx_path.name} has not been validated, so it was not pushed.",
-                            f"Push it with `heimdall-studio push {onnx_path}` (which validates it first) or "
-                            "`heimdall-studio run SOURCE --push`.")
+        raise BadInputError(
+            f"{onnx_path.name} has not been validated, so it was not pushed.",
+            f"Push it with `heimdall-studio push {onnx_path}` (which validates it first) or "
+            "`heimdall-studio run SOURCE --push`.",
+        )
     if validation.get("passed") is not True:
         errors = "; ".join(str(e) for e in validation.get("errors") or [])[:300]
-        raise GateFailedError(f"{onnx_path.name} did not pass validation ({errors or 'see the report'}); it was not "
-                              "pushed.", "Only a file that passes validation is uploaded and registered. Fix the "
-                              "model and export it again.")
+        raise GateFailedError(
+            f"{onnx_path.name} did not pass validation ({errors or 'see the report'}); it was not pushed.",
+            "Only a file that passes validation is uploaded and registered. Fix the model and export it again.",
+        )
 
 
 def validation_report(onnx_path: Path, cancel: CancelToken | None = None) -> dict[str, Any]:
@@ -138,9 +154,15 @@ def validation_report(onnx_path: Path, cancel: CancelToken | None = None) -> dic
     except StopIteration as done:
         validation = done.value.to_dict()
     opsets = validation.get("opsets") or {}
-    return {"source": {"path": str(onnx_path)}, "validation": validation,
-            "onnx": {"path": str(onnx_path), "opset": opsets.get("", opsets.get("ai.onnx")),
-                     "external_data": validation.get("external_data_files", [])}}
+    return {
+        "source": {"path": str(onnx_path)},
+        "validation": validation,
+        "onnx": {
+            "path": str(onnx_path),
+            "opset": opsets.get("", opsets.get("ai.onnx")),
+            "external_data": validation.get("external_data_files", []),
+        },
+    }
 
 
 def make_store(settings: Settings, bucket: str = "") -> ObjectStore:
@@ -151,8 +173,9 @@ def make_store(settings: Settings, bucket: str = "") -> ObjectStore:
     return S3Store.from_settings(settings, bucket=bucket)
 
 
-def _with_progress(work: Callable[[Callable[[int], None]], Any], total: int, message: str,
-                   cancel: CancelToken) -> Generator[ev.Event, None, Any]:
+def _with_progress(
+    work: Callable[[Callable[[int], None]], Any], total: int, message: str, cancel: CancelToken
+) -> Generator[ev.Event, None, Any]:
     """Run ``work(progress)`` on a thread and yield Progress events about every 100 ms.
 
     Ctrl+C (or the consumer closing the generator) cancels ``work`` and waits for it, so
@@ -189,8 +212,9 @@ def _with_progress(work: Callable[[Callable[[int], None]], Any], total: int, mes
     return outcome.get("value")
 
 
-def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, settings: Settings,
-              cancel: CancelToken) -> Generator[ev.Event, None, PushResult]:
+def push_step(
+    onnx_path: Path, report: dict[str, Any], options: PushOptions, settings: Settings, cancel: CancelToken
+) -> Generator[ev.Event, None, PushResult]:
     """Upload, verify, register and (optionally) promote ``onnx_path``.
 
     ``report`` must hold a passed validation of this very file (see :func:`validation_report`).
@@ -220,9 +244,12 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
     with mlflow_session(settings) as client:
         existing = None if options.force else find_version_by_sha256(client, name, sha256)
         if existing is not None:
-            yield ev.Log("info", f"{name} version {existing.version} already holds this file "
-                                 f"(sha256 {sha256[:12]}…); nothing uploaded. Use --force to register it again.",
-                         ev.PUSH)
+            yield ev.Log(
+                "info",
+                f"{name} version {existing.version} already holds this file "
+                f"(sha256 {sha256[:12]}…); nothing uploaded. Use --force to register it again.",
+                ev.PUSH,
+            )
             existing = client.get_model_version(existing.name, existing.version)  # search omits aliases
             return (yield from _finish_existing(client, settings, existing, sha256, options))
 
@@ -235,19 +262,30 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
     run_id = options.run_id
     exported_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     opset = report_figures.params(report).get("opset", "")
-    metadata = {"export-date": exported_at, "model-type": profile.model_type,
-                "file-size": str(onnx_path.stat().st_size), "sha256": sha256, "opset": str(opset),
-                "source-run-id": run_id, "file-name": onnx_path.name}
+    metadata = {
+        "export-date": exported_at,
+        "model-type": profile.model_type,
+        "file-size": str(onnx_path.stat().st_size),
+        "sha256": sha256,
+        "opset": str(opset),
+        "source-run-id": run_id,
+        "file-name": onnx_path.name,
+    }
 
     with tempfile.TemporaryDirectory(prefix="heimdall-push-") as tmp:
         report_path = Path(tmp) / REPORT_NAME
         report_path.write_text(json.dumps(ev.json_safe(report), indent=2) + "\n", encoding="utf-8")
         uploads = [(p, {"sha256": known_sha256(p, hashed, cancel), "part-of": onnx_path.name}) for p in parts]
-        uploads += [(onnx_path, metadata),
-                    (report_path, {"sha256": sha256_file(report_path), "part-of": onnx_path.name})]
+        uploads += [
+            (onnx_path, metadata),
+            (report_path, {"sha256": sha256_file(report_path), "part-of": onnx_path.name}),
+        ]
         total = sum(p.stat().st_size for p, _ in uploads)
-        yield ev.Log("info", f"Uploading {len(uploads)} file(s), {total / 1e6:.1f} MB, to {store.uri(prefix)} "
-                             f"({store.location})", ev.PUSH)
+        yield ev.Log(
+            "info",
+            f"Uploading {len(uploads)} file(s), {total / 1e6:.1f} MB, to {store.uri(prefix)} ({store.location})",
+            ev.PUSH,
+        )
 
         def upload_all(progress: Callable[[int], None]) -> list[Any]:
             return [store.upload(p, prefix + p.name, meta, progress, cancel) for p, meta in uploads]
@@ -266,29 +304,50 @@ def push_step(onnx_path: Path, report: dict[str, Any], options: PushOptions, set
                 run_id = _log_export_run(client, settings, report, report_path, run_id, sha256)
                 ensure_registered_model(client, name)
                 version = client.create_model_version(
-                    name, source=source, run_id=run_id or None,
+                    name,
+                    source=source,
+                    run_id=run_id or None,
                     tags=report_figures.version_tags(report, sha256, onnx_path.name),
-                    description=report_figures.description(report, sha256, onnx_path.name))
+                    description=report_figures.description(report, sha256, onnx_path.name),
+                )
         except BaseException as exc:
             left = _remove_quietly(store, prefix)
             if isinstance(exc, HeimdallError):
                 exc.hint = f"{exc.hint} {left}".strip()
             raise
     yield ev.Log("info", f"Registered {name} version {version.version} from {source}", ev.PUSH)
-    result = PushResult(uri=source, model_name=name, version=str(version.version), run_id=run_id, sha256=sha256,
-                        sha256_verified=verified, local=settings.is_embedded, files=[o.key for o in stored],
-                        stage=version.current_stage or "", ui_url=mlflow_ui_url(settings, name, version.version))
+    result = PushResult(
+        uri=source,
+        model_name=name,
+        version=str(version.version),
+        run_id=run_id,
+        sha256=sha256,
+        sha256_verified=verified,
+        local=settings.is_embedded,
+        files=[o.key for o in stored],
+        stage=version.current_stage or "",
+        ui_url=mlflow_ui_url(settings, name, version.version),
+    )
     yield from _promote_into(result, settings, options)
     return result
 
 
-def _finish_existing(client: Any, settings: Settings, existing: Any, sha256: str, options: PushOptions
-                     ) -> Generator[ev.Event, None, PushResult]:
-    result = PushResult(uri=existing.source, model_name=existing.name, version=str(existing.version),
-                        run_id=existing.run_id or "", sha256=sha256, existing=True, local=settings.is_embedded,
-                        sha256_verified=True, stage=existing.current_stage or "",
-                        aliases=list(getattr(existing, "aliases", None) or []),
-                        ui_url=mlflow_ui_url(settings, existing.name, existing.version))
+def _finish_existing(
+    client: Any, settings: Settings, existing: Any, sha256: str, options: PushOptions
+) -> Generator[ev.Event, None, PushResult]:
+    result = PushResult(
+        uri=existing.source,
+        model_name=existing.name,
+        version=str(existing.version),
+        run_id=existing.run_id or "",
+        sha256=sha256,
+        existing=True,
+        local=settings.is_embedded,
+        sha256_verified=True,
+        stage=existing.current_stage or "",
+        aliases=list(getattr(existing, "aliases", None) or []),
+        ui_url=mlflow_ui_url(settings, existing.name, existing.version),
+    )
     yield from _promote_into(result, settings, options)
     return result
 
@@ -300,25 +359,28 @@ def _promote_into(result: PushResult, settings: Settings, options: PushOptions) 
         with mlflow_session(settings) as client:
             promoted = promote_version(client, result.model_name, result.version, options.promote, options.note)
     except HeimdallError as exc:
-        raise ServiceError(f"{result.model_name} version {result.version} is registered, but promoting it to "
-                           f"{options.promote} failed: {exc.message}",
-                           f"Promote it by hand: heimdall-studio promote {result.model_name} {result.version} "
-                           f"--to {options.promote}") from exc
+        raise ServiceError(
+            f"{result.model_name} version {result.version} is registered, but promoting it to "
+            f"{options.promote} failed: {exc.message}",
+            f"Promote it by hand: heimdall-studio promote {result.model_name} {result.version} --to {options.promote}",
+        ) from exc
     result.aliases = sorted(set(result.aliases) | ({promoted["alias"]} if promoted["alias"] else set()))
     result.stage = promoted["stage"] or result.stage
     yield ev.Log("info", f"Promoted {result.model_name} version {result.version} to {options.promote}", ev.PUSH)
 
 
-def _log_export_run(client: Any, settings: Settings, report: dict[str, Any], report_path: Path, run_id: str,
-                    sha256: str) -> str:
+def _log_export_run(
+    client: Any, settings: Settings, report: dict[str, Any], report_path: Path, run_id: str, sha256: str
+) -> str:
     """Log params, metrics and the report on ``run_id`` (checked to exist) or on a new run."""
     from mlflow.entities import Metric, Param
 
     created = not run_id
     if created:
         experiment_id = ensure_experiment(client, settings, settings.profile.experiment)
-        run = client.create_run(experiment_id, run_name=f"onnx-export-{sha256[:8]}",
-                                tags={"heimdall.kind": "onnx-export", "sha256": sha256})
+        run = client.create_run(
+            experiment_id, run_name=f"onnx-export-{sha256[:8]}", tags={"heimdall.kind": "onnx-export", "sha256": sha256}
+        )
         run_id = run.info.run_id
     else:
         client.get_run(run_id)
@@ -341,5 +403,7 @@ def _remove_quietly(store: ObjectStore, prefix: str) -> str:
         store.delete_prefix(prefix)
         return f"The files uploaded under {store.uri(prefix)} were removed; nothing was registered."
     except Exception:
-        return (f"Files may be left under {store.uri(prefix)} ({store.location}); nothing was registered, "
-                "delete them by hand.")
+        return (
+            f"Files may be left under {store.uri(prefix)} ({store.location}); nothing was registered, "
+            "delete them by hand."
+        )

@@ -45,8 +45,10 @@ def ensure_registered_model(client: Any, name: str) -> None:
             raise
         try:
             client.create_registered_model(
-                name, tags={"format": "onnx", "created_by": "heimdall-studio"},
-                description="ONNX exports registered by Heimdall Studio.")
+                name,
+                tags={"format": "onnx", "created_by": "heimdall-studio"},
+                description="ONNX exports registered by Heimdall Studio.",
+            )
         except MlflowException as race:
             if getattr(race, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -74,12 +76,25 @@ def promote_version(client: Any, name: str, version: str, to: str, note: str = "
         stage = ""
     who = getpass.getuser()
     when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    for key, value in {"heimdall.promoted_to": to, "heimdall.promoted_by": who,
-                       "heimdall.promoted_at": when, "heimdall.promotion_note": note,
-                       f"heimdall.{to}.promoted_by": who, f"heimdall.{to}.promoted_at": when}.items():
+    for key, value in {
+        "heimdall.promoted_to": to,
+        "heimdall.promoted_by": who,
+        "heimdall.promoted_at": when,
+        "heimdall.promotion_note": note,
+        f"heimdall.{to}.promoted_by": who,
+        f"heimdall.{to}.promoted_at": when,
+    }.items():
         client.set_model_version_tag(name, version, key, value)
-    return {"name": name, "version": str(version), "to": to, "alias": alias, "stage": stage,
-            "promoted_by": who, "promoted_at": when, "note": note}
+    return {
+        "name": name,
+        "version": str(version),
+        "to": to,
+        "alias": alias,
+        "stage": stage,
+        "promoted_by": who,
+        "promoted_at": when,
+        "note": note,
+    }
 
 
 def promote(settings: Settings, name: str, version: str, to: str, note: str = "") -> dict[str, Any]:
@@ -93,16 +108,24 @@ def version_summary(version: Any, aliases: dict[str, str] | None = None) -> dict
     tags = dict(version.tags or {})
     version_aliases = list(getattr(version, "aliases", None) or [])
     if aliases:
-        version_aliases = sorted(set(version_aliases)
-                                 | {a for a, v in aliases.items() if str(v) == str(version.version)})
+        version_aliases = sorted(
+            set(version_aliases) | {a for a, v in aliases.items() if str(v) == str(version.version)}
+        )
     created = _dt.datetime.fromtimestamp(version.creation_timestamp / 1000, _dt.timezone.utc)
     figures = {k: v for k, v in tags.items() if k.startswith("latency.") or k in ("parity_passed", "opset")}
     return {
-        "name": version.name, "version": str(version.version), "aliases": version_aliases,
-        "stage": version.current_stage or "None", "status": version.status, "source": version.source,
-        "run_id": version.run_id or "", "sha256": tags.get("sha256", ""),
-        "created": created.isoformat(timespec="seconds"), "description": version.description or "",
-        "figures": figures, "tags": tags,
+        "name": version.name,
+        "version": str(version.version),
+        "aliases": version_aliases,
+        "stage": version.current_stage or "None",
+        "status": version.status,
+        "source": version.source,
+        "run_id": version.run_id or "",
+        "sha256": tags.get("sha256", ""),
+        "created": created.isoformat(timespec="seconds"),
+        "description": version.description or "",
+        "figures": figures,
+        "tags": tags,
     }
 
 
@@ -129,10 +152,17 @@ def list_registered_models(settings: Settings) -> list[dict[str, Any]]:
         result = []
         for m in models:
             latest = max((int(v.version) for v in (m.latest_versions or [])), default=0)
-            result.append({"name": m.name, "description": m.description or "", "aliases": dict(m.aliases or {}),
-                           "latest_version": str(latest) if latest else "",
-                           "updated": _dt.datetime.fromtimestamp(m.last_updated_timestamp / 1000,
-                                                                 _dt.timezone.utc).isoformat(timespec="seconds")})
+            result.append(
+                {
+                    "name": m.name,
+                    "description": m.description or "",
+                    "aliases": dict(m.aliases or {}),
+                    "latest_version": str(latest) if latest else "",
+                    "updated": _dt.datetime.fromtimestamp(m.last_updated_timestamp / 1000, _dt.timezone.utc).isoformat(
+                        timespec="seconds"
+                    ),
+                }
+            )
         return sorted(result, key=lambda d: d["name"])
 
 

@@ -96,8 +96,14 @@ def params(report: dict[str, Any]) -> dict[str, str]:
 
 
 def version_tags(report: dict[str, Any], sha256: str, file_name: str) -> dict[str, str]:
-    tags = {"framework": "pytorch", "format": "onnx", "sha256": sha256, "file_name": file_name,
-            "parity_passed": parity_passed(report), "created_by": "heimdall-studio"}
+    tags = {
+        "framework": "pytorch",
+        "format": "onnx",
+        "sha256": sha256,
+        "file_name": file_name,
+        "parity_passed": parity_passed(report),
+        "created_by": "heimdall-studio",
+    }
     opset = params(report).get("opset")
     if opset:
         tags["opset"] = opset
@@ -109,9 +115,12 @@ def version_tags(report: dict[str, Any], sha256: str, file_name: str) -> dict[st
 
 def description(report: dict[str, Any], sha256: str, file_name: str) -> str:
     found = params(report)
-    lines = [f"ONNX model {file_name} pushed by Heimdall Studio.",
-             f"sha256 {sha256}", f"opset {found.get('opset', 'unknown')}, exporter {found.get('exporter', 'unknown')}",
-             f"parity: {parity_passed(report)}"]
+    lines = [
+        f"ONNX model {file_name} pushed by Heimdall Studio.",
+        f"sha256 {sha256}",
+        f"opset {found.get('opset', 'unknown')}, exporter {found.get('exporter', 'unknown')}",
+        f"parity: {parity_passed(report)}",
+    ]
     if found.get("source"):
         lines.append(f"exported from {found['source']}")
     return "\n".join(lines)

@@ -36,8 +36,14 @@ DEFAULT_EXPERIMENT = "heimdall-localization"
 DEFAULT_MODEL_NAME = "heimdall-localization-onnx"
 
 # Fields a settings file may never hold: secrets live in the environment or keyring.
-SECRET_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-                 "mlflow_tracking_token", "mlflow_tracking_username", "mlflow_tracking_password")
+SECRET_FIELDS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "mlflow_tracking_token",
+    "mlflow_tracking_username",
+    "mlflow_tracking_password",
+)
 
 # Profile field ← environment variables (first one set wins).
 _ENV_FIELDS: dict[str, tuple[str, ...]] = {
@@ -83,8 +89,10 @@ class Profile:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known - set(SECRET_FIELDS))
         if unknown:
-            raise BadInputError(f"Profile {name!r} in the settings file has unknown keys: {', '.join(unknown)}.",
-                                f"Known keys: {', '.join(sorted(known - {'name'}))}.")
+            raise BadInputError(
+                f"Profile {name!r} in the settings file has unknown keys: {', '.join(unknown)}.",
+                f"Known keys: {', '.join(sorted(known - {'name'}))}.",
+            )
         values = {k: v for k, v in data.items() if k in known and k != "name"}
         return cls(name=name, **values)
 
@@ -108,8 +116,10 @@ class Credentials:
         return [v for v in self._values.values() if v]
 
     def masked(self) -> dict[str, str]:
-        return {name: f"set ({self.origins.get(name, '?')})" if self._values.get(name) else "not set"
-                for name in SECRET_FIELDS}
+        return {
+            name: f"set ({self.origins.get(name, '?')})" if self._values.get(name) else "not set"
+            for name in SECRET_FIELDS
+        }
 
     def __repr__(self) -> str:
         return f"Credentials({', '.join(sorted(self._values))} set)"
@@ -165,9 +175,10 @@ class Settings:
             "data_dir": str(self.data_dir),
             "tracking_uri": mask_credentials(self.tracking_uri),
             "store": mask_credentials(self.store_description()),
-            "fields": {k: {"value": mask_credentials(v) if isinstance(v, str) else v,
-                           "from": self.origins.get(k, "default")}
-                       for k, v in self.profile.to_dict().items()},
+            "fields": {
+                k: {"value": mask_credentials(v) if isinstance(v, str) else v, "from": self.origins.get(k, "default")}
+                for k, v in self.profile.to_dict().items()
+            },
             "secrets": self.credentials.masked(),
             "warnings": list(self.warnings),
         }
@@ -176,8 +187,10 @@ class Settings:
 def embedded_locations(folder: Path) -> dict[str, str]:
     """Where the embedded profile keeps its MLflow store and its models, under the data folder (the
     data folder plays the bucket, so the default key template puts models in ``models/``)."""
-    return {"tracking_uri": f"sqlite:///{(folder / 'mlflow' / 'mlflow.db').as_posix()}",
-            "store": str(folder / "models")}
+    return {
+        "tracking_uri": f"sqlite:///{(folder / 'mlflow' / 'mlflow.db').as_posix()}",
+        "store": str(folder / "models"),
+    }
 
 
 def data_dir() -> Path:
@@ -205,12 +218,16 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise BadInputError(f"The settings file {path} cannot be read: {exc}.",
-                            "Fix the JSON or delete the file to start from the defaults.") from exc
+        raise BadInputError(
+            f"The settings file {path} cannot be read: {exc}.",
+            "Fix the JSON or delete the file to start from the defaults.",
+        ) from exc
     schema = data.get("schema", 0)
     if schema > SCHEMA_VERSION:
-        raise BadInputError(f"The settings file {path} is schema {schema}; this version reads up to "
-                            f"{SCHEMA_VERSION}.", "Update Heimdall Studio or move the file away.")
+        raise BadInputError(
+            f"The settings file {path} is schema {schema}; this version reads up to {SCHEMA_VERSION}.",
+            "Update Heimdall Studio or move the file away.",
+        )
     data.setdefault("profiles", {})
     data.setdefault("active_profile", EMBEDDED)
     data["schema"] = SCHEMA_VERSION
@@ -263,13 +280,16 @@ def load_settings(profile: str | None = None, *, with_secrets: bool = True) -> S
     name = profile or user_env("HEIMDALL_PROFILE") or file_data.get("active_profile") or EMBEDDED
     stored = file_data["profiles"].get(name)
     if stored is None and name != EMBEDDED:
-        raise BadInputError(f"There is no profile {name!r} in {cfg / 'settings.json'}.",
-                            f"Known profiles: {', '.join([EMBEDDED, *file_data['profiles']])}.")
+        raise BadInputError(
+            f"There is no profile {name!r} in {cfg / 'settings.json'}.",
+            f"Known profiles: {', '.join([EMBEDDED, *file_data['profiles']])}.",
+        )
     stored = dict(stored or {})
     for secret in SECRET_FIELDS:
         if stored.pop(secret, None) is not None:
-            warnings.append(f"Ignored {secret} in the settings file: secrets come from the environment "
-                            "or the OS keyring only.")
+            warnings.append(
+                f"Ignored {secret} in the settings file: secrets come from the environment or the OS keyring only."
+            )
     result = Profile.from_dict(name, stored)
     origins = {k: "settings file" for k in stored}
     for attr, variables in _ENV_FIELDS.items():
@@ -286,8 +306,9 @@ def load_settings(profile: str | None = None, *, with_secrets: bool = True) -> S
         result.verify_tls = False
         origins["verify_tls"] = "env:HEIMDALL_VERIFY_TLS"
     credentials = _load_credentials(name, warnings) if with_secrets else Credentials({}, {})
-    return Settings(profile=result, credentials=credentials, data_dir=data, config_dir=cfg,
-                    origins=origins, warnings=warnings)
+    return Settings(
+        profile=result, credentials=credentials, data_dir=data, config_dir=cfg, origins=origins, warnings=warnings
+    )
 
 
 def _load_credentials(profile: str, warnings: list[str]) -> Credentials:
@@ -318,8 +339,9 @@ def keyring_get(profile: str, name: str, warnings: list[str] | None = None) -> s
             return keyring.get_password(KEYRING_SERVICE, f"{profile}:{name}") or ""
         except KeyringError as exc:
             if warnings is not None and not any("keyring" in w for w in warnings):
-                warnings.append(f"OS keyring unavailable ({type(exc).__name__}); secrets come from the "
-                                "environment only.")
+                warnings.append(
+                    f"OS keyring unavailable ({type(exc).__name__}); secrets come from the environment only."
+                )
             return ""
     except Exception as exc:  # a broken backend (D-Bus gone, ...) must not stop a push
         if warnings is not None:
@@ -330,16 +352,18 @@ def keyring_get(profile: str, name: str, warnings: list[str] | None = None) -> s
 def keyring_set(profile: str, name: str, value: str) -> None:
     """Store a secret in the OS keyring. Raises BadInputError when there is no backend."""
     if name not in SECRET_FIELDS:
-        raise BadInputError(f"{name!r} is not a secret Heimdall Studio stores.",
-                            f"Secrets: {', '.join(SECRET_FIELDS)}.")
+        raise BadInputError(
+            f"{name!r} is not a secret Heimdall Studio stores.", f"Secrets: {', '.join(SECRET_FIELDS)}."
+        )
     try:
         import keyring
 
         keyring.set_password(KEYRING_SERVICE, f"{profile}:{name}", value)
     except Exception as exc:
-        raise BadInputError(f"The OS keyring cannot store secrets here ({type(exc).__name__}).",
-                            "Set the secret as an environment variable instead "
-                            "(AWS_SECRET_ACCESS_KEY, MLFLOW_TRACKING_PASSWORD, ...).") from exc
+        raise BadInputError(
+            f"The OS keyring cannot store secrets here ({type(exc).__name__}).",
+            "Set the secret as an environment variable instead (AWS_SECRET_ACCESS_KEY, MLFLOW_TRACKING_PASSWORD, ...).",
+        ) from exc
 
 
 def keyring_delete(profile: str, name: str) -> None:

@@ -47,8 +47,9 @@ class ObjectStore(Protocol):
 
     def uri(self, key: str) -> str: ...
 
-    def upload(self, path: Path, key: str, metadata: dict[str, str], progress: ProgressCallback,
-               cancel: CancelToken) -> StoredObject: ...
+    def upload(
+        self, path: Path, key: str, metadata: dict[str, str], progress: ProgressCallback, cancel: CancelToken
+    ) -> StoredObject: ...
 
     def verify(self, key: str, size: int, sha256: str) -> StoredObject: ...
 
@@ -64,12 +65,17 @@ def render_prefix(template: str, model_type: str, when: _dt.datetime | None = No
     """
     when = when or _dt.datetime.now(_dt.timezone.utc)
     try:
-        key = template.format(model_type=model_type, YYYYMMDD_HHMMSS=when.strftime("%Y%m%d_%H%M%S"),
-                              date=when.strftime("%Y%m%d"), time=when.strftime("%H%M%S"))
+        key = template.format(
+            model_type=model_type,
+            YYYYMMDD_HHMMSS=when.strftime("%Y%m%d_%H%M%S"),
+            date=when.strftime("%Y%m%d"),
+            time=when.strftime("%H%M%S"),
+        )
     except (KeyError, IndexError, ValueError) as exc:
-        raise BadInputError(f"Key template {template!r} cannot be filled in: {exc}.",
-                            "Use {model_type} and {YYYYMMDD_HHMMSS}, e.g. "
-                            "models/{model_type}/v{YYYYMMDD_HHMMSS}/.") from exc
+        raise BadInputError(
+            f"Key template {template!r} cannot be filled in: {exc}.",
+            "Use {model_type} and {YYYYMMDD_HHMMSS}, e.g. models/{model_type}/v{YYYYMMDD_HHMMSS}/.",
+        ) from exc
     key = key.strip("/")
     if key.endswith(".onnx"):
         key = key[: -len(".onnx")]
@@ -87,8 +93,10 @@ class LocalStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ServiceError(f"Cannot create the model folder {self.root}: {exc.strerror}.",
-                               "Pick another data dir with HEIMDALL_DATA_DIR.") from exc
+            raise ServiceError(
+                f"Cannot create the model folder {self.root}: {exc.strerror}.",
+                "Pick another data dir with HEIMDALL_DATA_DIR.",
+            ) from exc
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -100,8 +108,9 @@ class LocalStore:
         uri = self._path(key).as_uri()
         return uri + "/" if key.endswith("/") and not uri.endswith("/") else uri
 
-    def upload(self, path: Path, key: str, metadata: dict[str, str], progress: ProgressCallback,
-               cancel: CancelToken) -> StoredObject:
+    def upload(
+        self, path: Path, key: str, metadata: dict[str, str], progress: ProgressCallback, cancel: CancelToken
+    ) -> StoredObject:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.part")
@@ -123,8 +132,10 @@ class LocalStore:
         actual_sha = sha256_file(target) if actual_size == size else ""
         ok = actual_size == size and (not sha256 or actual_sha == sha256)
         if not ok:
-            raise ServiceError(f"The copy of {key} in {self.location} does not match the file sent "
-                               f"(size {actual_size} vs {size}).", "Check the disk and push again.")
+            raise ServiceError(
+                f"The copy of {key} in {self.location} does not match the file sent (size {actual_size} vs {size}).",
+                "Check the disk and push again.",
+            )
         return StoredObject(key=key, uri=self.uri(key), size=size, sha256=actual_sha, verified=True)
 
     def list_keys(self, prefix: str) -> list[str]:

@@ -14,6 +14,13 @@ from heimdall_studio.models.localization_net import (
 )
 
 __all__ = [
-    "ARCHITECTURE", "BACKBONES", "BACKBONE_ALIASES", "ConvNeXtConfig", "INPUT_SPEC", "LocalizationNet",
-    "OUTPUT_NAMES", "infer_backbone", "is_localization_state_dict",
+    "ARCHITECTURE",
+    "BACKBONES",
+    "BACKBONE_ALIASES",
+    "ConvNeXtConfig",
+    "INPUT_SPEC",
+    "LocalizationNet",
+    "OUTPUT_NAMES",
+    "infer_backbone",
+    "is_localization_state_dict",
 ]

@@ -89,11 +89,15 @@ def write_demo_checkpoint(path: str | Path, backbone: str = "tiny", seed: int = 
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise BadInputError(f"{path} already exists; the demo checkpoint was not written.",
-                            "Pick another path, or pass overwrite=True (--overwrite) to replace it.")
+        raise BadInputError(
+            f"{path} already exists; the demo checkpoint was not written.",
+            "Pick another path, or pass overwrite=True (--overwrite) to replace it.",
+        )
     if not path.parent.is_dir():
-        raise BadInputError(f"Cannot write {path}: the folder {path.parent} does not exist.",
-                            "Create the folder first or pick another path.")
+        raise BadInputError(
+            f"Cannot write {path}: the folder {path.parent} does not exist.",
+            "Create the folder first or pick another path.",
+        )
     try:
         checkpoint = demo_checkpoint(backbone, seed)
     except KeyError as exc:

@@ -83,8 +83,9 @@ def infer_backbone(state_dict: Mapping[str, Any]) -> str:
     """
     if not is_localization_state_dict(state_dict):
         raise BadInputError(
-            "The state dict is not a LocalizationNet: it lacks " + ", ".join(
-                k for k in _SIGNATURE_KEYS if k not in state_dict) + ".",
+            "The state dict is not a LocalizationNet: it lacks "
+            + ", ".join(k for k in _SIGNATURE_KEYS if k not in state_dict)
+            + ".",
             "Pass --model-class package.module:Class for other architectures.",
         )
     width = int(state_dict["backbone.0.0.0.weight"].shape[0])

@@ -47,10 +47,34 @@ def _argv(case: Case, source: Path, out: Path) -> list[str]:
     if case.command == "inspect":
         return ["inspect", str(source), "--report", str(out / "report.json")]
     if case.base == "onnx":
-        return ["run", str(source), "--out", str(out), "--bench-iterations", "1", "--bench-warmup", "0",
-                "--bench-batch-sizes", "1", "--devices", "cpu"]
-    return ["run", str(source), "--out", str(out), "--exporter", "torchscript", "--skip-bench", "--batches", "1",
-            "--batch-size", "2", *case.extra]
+        return [
+            "run",
+            str(source),
+            "--out",
+            str(out),
+            "--bench-iterations",
+            "1",
+            "--bench-warmup",
+            "0",
+            "--bench-batch-sizes",
+            "1",
+            "--devices",
+            "cpu",
+        ]
+    return [
+        "run",
+        str(source),
+        "--out",
+        str(out),
+        "--exporter",
+        "torchscript",
+        "--skip-bench",
+        "--batches",
+        "1",
+        "--batch-size",
+        "2",
+        *case.extra,
+    ]
 
 
 def _files(folder: Path) -> set[Path]:
@@ -70,8 +94,7 @@ def _problems(case: Case, code: int | str, output: str, sandbox: Path) -> list[s
     allowed = {source}
     if REPORT_BESIDE_ONNX_SOURCE_TOLERATED and case.base == "onnx":
         allowed.add(source.with_name(source.stem + ".report.json"))
-    outside = [str(p.relative_to(sandbox)) for p in _files(sandbox) - allowed
-               if not p.is_relative_to(sandbox / "out")]
+    outside = [str(p.relative_to(sandbox)) for p in _files(sandbox) - allowed if not p.is_relative_to(sandbox / "out")]
     if outside:
         problems.append(f"wrote outside --out: {sorted(outside)[:5]}")
     return problems
@@ -94,9 +117,14 @@ def test_mutated_model_files_never_crash_hang_or_escape(tmp_path):
     scratch = {name: tmp_path / name for name in ("tmp", "data", "config", "capture")}
     for folder in scratch.values():
         folder.mkdir()
-    env = {"TMPDIR": str(scratch["tmp"]), "HEIMDALL_DATA_DIR": str(scratch["data"]),
-           "HEIMDALL_CONFIG_DIR": str(scratch["config"]), "HEIMDALL_FUZZ_CAPTURE": str(scratch["capture"]),
-           "COLUMNS": "160", "OMP_NUM_THREADS": "1"}
+    env = {
+        "TMPDIR": str(scratch["tmp"]),
+        "HEIMDALL_DATA_DIR": str(scratch["data"]),
+        "HEIMDALL_CONFIG_DIR": str(scratch["config"]),
+        "HEIMDALL_FUZZ_CAPTURE": str(scratch["capture"]),
+        "COLUMNS": "160",
+        "OMP_NUM_THREADS": "1",
+    }
 
     started = time.monotonic()
     outcomes = run_jobs(jobs, workers=WORKERS, limit_s=LIMIT_S, root=str(ROOT), env=env)
@@ -110,13 +138,18 @@ def test_mutated_model_files_never_crash_hang_or_escape(tmp_path):
         codes[(case.base, case.mutation.split("-")[0], outcome.exit_code)] += 1
         for problem in _problems(case, outcome.exit_code, outcome.output, tmp_path / "cases" / case.case_id):
             failures.append(f"{case.case_id} ({case.command}): {problem}\n    {outcome.output.strip()[-600:]}")
-    leftovers = [str(p.relative_to(tmp_path)) for name in ("tmp", "data", "config")
-                 for p in _files(scratch[name]) - {scratch["tmp"] / ORT_SESSION_FILE}]
+    leftovers = [
+        str(p.relative_to(tmp_path))
+        for name in ("tmp", "data", "config")
+        for p in _files(scratch[name]) - {scratch["tmp"] / ORT_SESSION_FILE}
+    ]
     if leftovers:
         failures.append(f"files left outside --out: {leftovers[:10]}")
     slowest = max(outcomes, key=lambda o: o.seconds)
-    summary = (f"{len(outcomes)} cases in {elapsed:.0f} s (slowest {slowest.case_id}: {slowest.seconds:.1f} s); "
-               f"exit codes by base/mutation: {dict(sorted(codes.items(), key=str))}")
+    summary = (
+        f"{len(outcomes)} cases in {elapsed:.0f} s (slowest {slowest.case_id}: {slowest.seconds:.1f} s); "
+        f"exit codes by base/mutation: {dict(sorted(codes.items(), key=str))}"
+    )
     print(summary)
     print("\n".join(failures))
     assert not failures, f"{len(failures)} problem(s); {summary}\n" + "\n".join(failures[:25])

@@ -111,9 +111,17 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "two_head.pt"
-    torch.save({"epoch": 3, "model_state_dict": TwoHeadNet().state_dict(),
-                "heimdall": {"inputs": [{"name": "x", "shape": ["batch", 3, 16, 8], "dtype": "float32"}],
-                             "outputs": ["positions", "uncertainties"]}}, path)
+    torch.save(
+        {
+            "epoch": 3,
+            "model_state_dict": TwoHeadNet().state_dict(),
+            "heimdall": {
+                "inputs": [{"name": "x", "shape": ["batch", 3, 16, 8], "dtype": "float32"}],
+                "outputs": ["positions", "uncertainties"],
+            },
+        },
+        path,
+    )
     return path
 
 

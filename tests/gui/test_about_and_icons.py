@@ -24,9 +24,11 @@ def test_actions_window_and_panels_use_the_apps_own_icons(window):
     from heimdall_studio.gui.icons import APP_ICON_SIZES, action_icon, app_icon
 
     style = window.style()
-    for action, name, standard in ((window.open_action, "open", QStyle.StandardPixmap.SP_DialogOpenButton),
-                                   (window.run_action, "run", QStyle.StandardPixmap.SP_MediaPlay),
-                                   (window.cancel_action, "cancel", QStyle.StandardPixmap.SP_MediaStop)):
+    for action, name, standard in (
+        (window.open_action, "open", QStyle.StandardPixmap.SP_DialogOpenButton),
+        (window.run_action, "run", QStyle.StandardPixmap.SP_MediaPlay),
+        (window.cancel_action, "cancel", QStyle.StandardPixmap.SP_MediaStop),
+    ):
         assert not action_icon(name).isNull()
         assert _image(action.icon()) == _image(action_icon(name)), name
         assert _image(action.icon()) != _image(style.standardIcon(standard)), name
@@ -64,10 +66,16 @@ def test_help_about_shows_versions_folders_providers_and_copies_them(window, qtb
     QTimer.singleShot(0, look)
     window.about_action.trigger()  # Help → About Heimdall Studio (modal until look() closes it)
     text = seen["text"]
-    for line in (f"torch: {version('torch')}", f"onnx: {version('onnx')}", f"onnxruntime: {version('onnxruntime')}",
-                 f"mlflow: {version('mlflow')}", "Heimdall Studio: 0.1.0", "Qt: 6.",
-                 f"Data folder: {os.environ['HEIMDALL_DATA_DIR']}",
-                 f"Config folder: {os.environ['HEIMDALL_CONFIG_DIR']}"):
+    for line in (
+        f"torch: {version('torch')}",
+        f"onnx: {version('onnx')}",
+        f"onnxruntime: {version('onnxruntime')}",
+        f"mlflow: {version('mlflow')}",
+        "Heimdall Studio: 0.1.0",
+        "Qt: 6.",
+        f"Data folder: {os.environ['HEIMDALL_DATA_DIR']}",
+        f"Config folder: {os.environ['HEIMDALL_CONFIG_DIR']}",
+    ):
         assert line in text, line
     assert "ONNX Runtime providers: " in text and "CPUExecutionProvider" in text
     assert seen["clipboard"] == text
@@ -113,8 +121,9 @@ print("flags:", os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", ""))
 @pytest.mark.parametrize("given", ["--disable-gpu", "", "--no-sandbox --disable-gpu", "--lang=de"])
 def test_as_root_the_app_turns_off_chromiums_sandbox_itself(given):
     env = dict(os.environ, QTWEBENGINE_CHROMIUM_FLAGS=given)
-    done = subprocess.run([sys.executable, "-c", SANDBOX_FLAGS], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SANDBOX_FLAGS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     flags = done.stdout.split("flags:", 1)[1].split()
     assert flags[: len(given.split())] == given.split()  # the user's own flags first, untouched
@@ -127,8 +136,14 @@ def test_the_graph_view_draws_as_root_without_the_user_setting_no_sandbox(tmp_pa
     env = {k: v for k, v in os.environ.items() if k != "QTWEBENGINE_CHROMIUM_FLAGS"}
     env["QTWEBENGINE_CHROMIUM_FLAGS"] = "--disable-gpu"
     shot = tmp_path / "graph.png"
-    done = subprocess.run([sys.executable, "-m", "heimdall_studio.gui.graph_check", str(demo_onnx),
-                           "--screenshot", str(shot)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-m", "heimdall_studio.gui.graph_check", str(demo_onnx), "--screenshot", str(shot)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert "nodes drawn" in done.stdout and shot.stat().st_size > 10000
 
@@ -141,6 +156,12 @@ def demo_onnx(tmp_path_factory) -> Path:
     from tests.support.tiny_models import TwoHeadNet
 
     path = tmp_path_factory.mktemp("onnx") / "two_head.onnx"
-    torch.onnx.export(TwoHeadNet().eval(), (torch.zeros(1, 3, 16, 8),), str(path), dynamo=False,
-                      input_names=["x"], output_names=["positions", "uncertainties"])
+    torch.onnx.export(
+        TwoHeadNet().eval(),
+        (torch.zeros(1, 3, 16, 8),),
+        str(path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["positions", "uncertainties"],
+    )
     return path

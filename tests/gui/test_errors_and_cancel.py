@@ -20,17 +20,18 @@ def drop_file(widget, path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     with warnings.catch_warnings():  # PySide marks the only QDragEnterEvent constructor deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier)
+        enter = QDragEnterEvent(
+            QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        )
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted(), "the window refused a file drag"
-    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, event)
 
 
-def test_bad_file_then_a_dropped_state_dict_that_needs_a_class_and_inputs(window, qtbot, tmp_path,
-                                                                          plain_state_dict):
+def test_bad_file_then_a_dropped_state_dict_that_needs_a_class_and_inputs(window, qtbot, tmp_path, plain_state_dict):
     bad = tmp_path / "notes.pt"
     bad.write_text("this is not a checkpoint")
     window.open_source(str(bad))

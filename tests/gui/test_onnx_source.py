@@ -16,8 +16,15 @@ def tiny_onnx(tmp_path_factory) -> Path:
     from tests.support.tiny_models import TwoHeadNet
 
     path = tmp_path_factory.mktemp("onnx") / "two_head.onnx"
-    torch.onnx.export(TwoHeadNet().eval(), (torch.randn(1, 3, 16, 8),), str(path), input_names=["x"],
-                      output_names=["positions", "uncertainties"], dynamo=False, opset_version=14)
+    torch.onnx.export(
+        TwoHeadNet().eval(),
+        (torch.randn(1, 3, 16, 8),),
+        str(path),
+        input_names=["x"],
+        output_names=["positions", "uncertainties"],
+        dynamo=False,
+        opset_version=14,
+    )
     return path
 
 
@@ -36,13 +43,13 @@ def test_opening_an_onnx_file_shows_validation_and_graph_without_a_run(window, q
     qtbot.waitUntil(lambda: window.graph.address is not None, timeout=30000)
     assert window.graph.model_path == str(tiny_onnx)
     nodes: list[int] = []
-    qtbot.waitUntil(lambda: (window.graph.count_nodes(nodes.append), bool(nodes) and nodes[-1] > 0)[1],
-                    timeout=30000)
+    qtbot.waitUntil(lambda: (window.graph.count_nodes(nodes.append), bool(nodes) and nodes[-1] > 0)[1], timeout=30000)
     screenshot(window, "onnx-source-graph")
 
 
-def test_the_reference_and_register_again_controls_reach_the_engine(window, qtbot, tiny_onnx, monkeypatch,
-                                                                     tiny_checkpoint):
+def test_the_reference_and_register_again_controls_reach_the_engine(
+    window, qtbot, tiny_onnx, monkeypatch, tiny_checkpoint
+):
     window.open_source(str(tiny_onnx))
     wait_for_run(qtbot, window)
     window.source_panel.reference.setText(str(tiny_checkpoint))

@@ -60,14 +60,15 @@ def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeyp
     run_s = time.monotonic() - started
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS.parent / "ui_stall.txt").write_text(
-        f"longest UI stall during a pipeline run: {meter.worst_ms:.1f} ms over {meter.ticks} ticks, "
-        f"run {run_s:.1f} s\n")
+        f"longest UI stall during a pipeline run: {meter.worst_ms:.1f} ms over {meter.ticks} ticks, run {run_s:.1f} s\n"
+    )
     print(f"\nlongest UI stall {meter.worst_ms:.1f} ms over a {run_s:.1f} s run")
 
     assert window.session.status == "passed", window.pipeline.error.message_label.text()
     rows = window.pipeline.rows
-    assert all(rows[s].state_name == "passed" for s in ("load", "export", "validate", "parity", "benchmark",
-                                                         "metadata"))
+    assert all(
+        rows[s].state_name == "passed" for s in ("load", "export", "validate", "parity", "benchmark", "metadata")
+    )
     assert rows["export"].elapsed.text().endswith(" s")
 
     tensors = window.validation.tensors
@@ -138,8 +139,9 @@ def test_open_run_and_inspect_every_view(window, qtbot, tiny_checkpoint, monkeyp
     assert window.push_panel.stored_at.text() == "—" and window.push_panel.version.text() == "—"
     assert not window.push_panel.push_button.isEnabled()
     assert str(bad) not in window.recent_files() and window.recent_files()[0] == str(tiny_checkpoint)
-    assert all(card.figure.text() == "" for card in window.summary.cards.values()
-               if card.step != "load"), [c.figure.text() for c in window.summary.cards.values()]
+    assert all(card.figure.text() == "" for card in window.summary.cards.values() if card.step != "load"), [
+        c.figure.text() for c in window.summary.cards.values()
+    ]
     assert window.width() == width  # the Graph tab opened earlier did not shrink the window
     screenshot(window, "after-bad-file")
 

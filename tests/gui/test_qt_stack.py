@@ -32,5 +32,7 @@ def test_painting_a_plot_does_not_leak_references_to_none(qtbot):
         curve.setData(np.arange(ys.size, dtype=float), np.roll(ys, i))
         widget.grab()
     lost = before - sys.getrefcount(None)
-    assert lost < paints // 3, f"{lost} references to None lost over {paints} paints: this PySide6 " \
-                               f"corrupts None's reference count (see requirements/constraints.txt)"
+    assert lost < paints // 3, (
+        f"{lost} references to None lost over {paints} paints: this PySide6 "
+        f"corrupts None's reference count (see requirements/constraints.txt)"
+    )

@@ -24,8 +24,7 @@ sys.exit(code)
 
 def test_smoke_test_paints_first_and_never_imports_torch(tmp_path):
     env = dict(os.environ, HEIMDALL_CONFIG_DIR=str(tmp_path / "config"), HEIMDALL_DATA_DIR=str(tmp_path / "data"))
-    done = subprocess.run([sys.executable, "-c", SMOKE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", SMOKE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     match = re.search(r"first paint after (\d+) ms", done.stdout)
     assert match, done.stdout

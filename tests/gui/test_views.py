@@ -41,11 +41,29 @@ def _latency_model(samples: int = 200) -> tuple[RunModel, dict]:
         timed = tuple(base * rng.lognormal(0, 0.15, samples))
         model.apply(LatencySamples(runtime, "cpu", "torch", batch, warm, warmup=True))
         for chunk in range(0, samples, 50):  # as the engine sends them: a batch every 100 ms
-            model.apply(LatencySamples(runtime, "cpu", "torch", batch, timed[chunk: chunk + 50]))
-        entries.append({"runtime": runtime, "device": "cpu", "provider": "torch", "batch_size": batch,
-                        "available": True, **latency_stats(timed, batch)})
-    entries += [{"runtime": r, "device": "cuda", "provider": "x", "batch_size": b, "available": False,
-                 "reason": "no CUDA device"} for r in ("pytorch", "onnxruntime") for b in (1, 4)]
+            model.apply(LatencySamples(runtime, "cpu", "torch", batch, timed[chunk : chunk + 50]))
+        entries.append(
+            {
+                "runtime": runtime,
+                "device": "cpu",
+                "provider": "torch",
+                "batch_size": batch,
+                "available": True,
+                **latency_stats(timed, batch),
+            }
+        )
+    entries += [
+        {
+            "runtime": r,
+            "device": "cuda",
+            "provider": "x",
+            "batch_size": b,
+            "available": False,
+            "reason": "no CUDA device",
+        }
+        for r in ("pytorch", "onnxruntime")
+        for b in (1, 4)
+    ]
     result = BenchmarkResult(entries).to_dict()
     model.apply(StepFinished(BENCHMARK, result, 1.0, True))
     return model, result
@@ -62,8 +80,10 @@ def _shown(qtbot, view, size=(1200, 850)):
 
 def _bars(view):
     """(x, p50 height, p90 top, p99 top) of every bar drawn, per (runtime, device)."""
-    return {combo: (bars.opts["x"], bars.opts["height"], p90.opts["top"], p99.opts["top"])
-            for combo, (bars, p90, p99) in view._bars.items()}
+    return {
+        combo: (bars.opts["x"], bars.opts["height"], p90.opts["top"], p99.opts["top"])
+        for combo, (bars, p90, p99) in view._bars.items()
+    }
 
 
 def test_latency_view_draws_bars_whiskers_histograms_and_speedup(qtbot, tmp_path):
@@ -85,7 +105,8 @@ def test_latency_view_draws_bars_whiskers_histograms_and_speedup(qtbot, tmp_path
             assert np.isclose(p90_top[slot], p90 - p50) and np.isclose(p99_top[slot], p99 - p90)  # whiskers
     assert legend_names(view.comparison) == ["PyTorch CPU", "ONNX Runtime CPU"]
     assert sorted(legend_names(view.live_plot)) == sorted(
-        f"{n} bs{b}" for n in ("PyTorch CPU", "ONNX Runtime CPU") for b in (1, 4))
+        f"{n} bs{b}" for n in ("PyTorch CPU", "ONNX Runtime CPU") for b in (1, 4)
+    )
     _assert_legend_clear_of_bars(view)
 
     # one histogram per batch size, each with its own series only
@@ -101,8 +122,11 @@ def test_latency_view_draws_bars_whiskers_histograms_and_speedup(qtbot, tmp_path
     ratio = {b: BASE_MS[("pytorch", b)] / BASE_MS[("onnxruntime", b)] for b in (1, 4)}
     table = view.cpu.table
     column = DeviceTable.HEADERS.index("ORT speed-up")
-    shown = {int(table.cell_text(r, 1)): table.cell_text(r, column) for r in range(table.rowCount())
-             if table.cell_text(r, 0) == "ONNX Runtime"}
+    shown = {
+        int(table.cell_text(r, 1)): table.cell_text(r, column)
+        for r in range(table.rowCount())
+        if table.cell_text(r, 0) == "ONNX Runtime"
+    }
     assert shown == {b: f"{result['speedup']['cpu'][str(b)]:.2f}× faster" for b in (1, 4)}
     assert all(abs(result["speedup"]["cpu"][str(b)] - ratio[b]) < 0.4 * ratio[b] for b in (1, 4))
     assert view.headline.isVisible() and "CPU" in view.headline.text() and shown[4] in view.headline.text()
@@ -206,6 +230,7 @@ def test_latency_view_redraws_only_when_shown_and_cheaply(qtbot):
 
 # -- parity -----------------------------------------------------------------------------------------
 
+
 class TwoOutputNumpy(Runner):
     """Two outputs (one with a long name); the candidate adds noise and one planted error."""
 
@@ -239,8 +264,13 @@ class TwoOutputNumpy(Runner):
 
 def _parity_model():
     inputs = [TensorSpec("x", ("batch", 4, 16))]
-    steps = parity_step(TwoOutputNumpy("pytorch", False), TwoOutputNumpy("onnxruntime", True), inputs,
-                        ParityOptions(batches=3, batch_size=4), CancelToken())
+    steps = parity_step(
+        TwoOutputNumpy("pytorch", False),
+        TwoOutputNumpy("onnxruntime", True),
+        inputs,
+        ParityOptions(batches=3, batch_size=4),
+        CancelToken(),
+    )
     events, result = run_step(steps)
     model = RunModel()
     model.begin("pipeline", STEPS)
@@ -262,6 +292,7 @@ def test_parity_view_draws_the_error_distribution_against_the_criterion(qtbot, t
     assert not result["passed"] and outputs[LONG_NAME]["passed"] and not outputs["y"]["passed"]
     assert legend_names(view.abs_plot) == legend_names(view.ratio_plot) == [LONG_NAME, "y"]
     import pyqtgraph as pg
+
     drawn = [item for widget, item in view._distribution_items if widget is view.abs_plot]
     curves = [i for i in drawn if isinstance(i, pg.PlotCurveItem)]
     assert [c.opts["stepMode"] for c in curves] == ["center", "center"]
@@ -272,8 +303,9 @@ def test_parity_view_draws_the_error_distribution_against_the_criterion(qtbot, t
     assert f"{exact} exactly equal" in view.abs_plot.getPlotItem().titleLabel.text
     lines = {round(i.value(), 6) for i in drawn if isinstance(i, pg.InfiniteLine)}
     assert {round(np.log10(1e-4), 6), round(np.log10(1e-5), 6)} <= lines  # atol and the mean-error limit
-    ratio_lines = [i.value() for w, i in view._distribution_items
-                   if w is view.ratio_plot and isinstance(i, pg.InfiniteLine)]
+    ratio_lines = [
+        i.value() for w, i in view._distribution_items if w is view.ratio_plot and isinstance(i, pg.InfiniteLine)
+    ]
     assert ratio_lines == [0.0]  # log10(1): the pass line
     assert view.abs_plot.getPlotItem().getAxis("bottom").logMode
 

@@ -8,12 +8,15 @@ from heimdall_studio.gui.widgets import in_app_words
 def test_cli_flags_become_the_controls_that_do_the_same():
     assert in_app_words("If you trust where the file came from, pass --trust. Better: save the state dict.") == (
         "If you trust where the file came from, tick “Trust this file” in the Source panel. Better: save the "
-        "state dict.")
-    assert in_app_words("Pass --input NAME:DIMS:DTYPE for each input of the model, e.g. --input x:1,3:float32.") \
-        .startswith("Fill in the Inputs table for each input of the model")
+        "state dict."
+    )
+    assert in_app_words(
+        "Pass --input NAME:DIMS:DTYPE for each input of the model, e.g. --input x:1,3:float32."
+    ).startswith("Fill in the Inputs table for each input of the model")
     assert "--" not in in_app_words("Pass --model-class package.module:Class to load it.")
     assert in_app_words("Pass --overwrite to replace it, or choose another --out folder.").startswith(
-        "Tick “Overwrite existing .onnx” in Options to replace it")
+        "Tick “Overwrite existing .onnx” in Options to replace it"
+    )
     assert in_app_words("Check the endpoint and try again.") == "Check the endpoint and try again."
 
 
@@ -28,6 +31,9 @@ def test_every_flag_that_engine_hints_name_is_said_in_the_apps_terms():
     sources = [p for part in ("core", "engine", "integrations") for p in (root / part).rglob("*.py")]
     flags = {m for path in sources for m in re.findall(r"--[a-z][a-z0-9-]+", path.read_text())}
     assert {"--trust", "--opset", "--int-range", "--inputs-npz", "--force"} <= flags  # the scan sees hints
-    left = {flag: in_app_words(f"Use {flag} and try again.") for flag in sorted(flags)
-            if "--" in in_app_words(f"Use {flag} and try again.")}
+    left = {
+        flag: in_app_words(f"Use {flag} and try again.")
+        for flag in sorted(flags)
+        if "--" in in_app_words(f"Use {flag} and try again.")
+    }
     assert not left, left

@@ -60,17 +60,31 @@ def start_moto(log_dir: Path, auth: bool = False) -> S3Endpoint:
     # With auth, the first 3 actions (create user, policy, key) go through unauthenticated.
     env = {**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "3"} if auth else {})}
     log = open(log_dir / f"moto-{port}.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/moto-api/", process, 30, "moto server")
     if not auth:
         return S3Endpoint(url, "AKIA" + secrets.token_hex(8).upper(), "sk-" + secrets.token_urlsafe(24), process)
-    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bootstrap",
-                       aws_secret_access_key="bootstrap")
+    iam = boto3.client(
+        "iam",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
+    )
     iam.create_user(UserName="heimdall")
-    iam.put_user_policy(UserName="heimdall", PolicyName="all", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    iam.put_user_policy(
+        UserName="heimdall",
+        PolicyName="all",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
     key = iam.create_access_key(UserName="heimdall")["AccessKey"]
     return S3Endpoint(url, key["AccessKeyId"], key["SecretAccessKey"], process)
 
@@ -78,21 +92,47 @@ def start_moto(log_dir: Path, auth: bool = False) -> S3Endpoint:
 def s3_client(endpoint: S3Endpoint, url: str = ""):
     import boto3
 
-    return boto3.client("s3", endpoint_url=url or endpoint.url, region_name="us-east-1",
-                        aws_access_key_id=endpoint.access_key, aws_secret_access_key=endpoint.secret_key)
+    return boto3.client(
+        "s3",
+        endpoint_url=url or endpoint.url,
+        region_name="us-east-1",
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+    )
 
 
 def start_mlflow(s3: S3Endpoint, work: Path) -> tuple[str, subprocess.Popen]:
     s3_client(s3).create_bucket(Bucket="heimdall-mlflow")
     port = free_port()
-    env = {**os.environ, "MLFLOW_S3_ENDPOINT_URL": s3.url, "AWS_ACCESS_KEY_ID": s3.access_key,
-           "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "MLFLOW_S3_ENDPOINT_URL": s3.url,
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     mlflow = Path(sys.executable).with_name("mlflow")
     log = open(work / "mlflow.log", "wb")
     process = subprocess.Popen(
-        [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-         "--artifacts-destination", "s3://heimdall-mlflow", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+        [
+            str(mlflow),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{work / 'mlflow.db'}",
+            "--artifacts-destination",
+            "s3://heimdall-mlflow",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=work,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health", process, 120, "mlflow server")
     return url, process
@@ -242,15 +282,23 @@ def tiny_onnx(path: Path, seed: int, width: int = 4, external_mb: float = 0) -> 
     rows = max(width, int(external_mb * 1024 * 1024 / 4 / 2)) if external_mb else width
     weights = np.random.default_rng(seed).standard_normal((rows, 2)).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", rows])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
-        [numpy_helper.from_array(weights, "w")])
+        [numpy_helper.from_array(weights, "w")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     path.parent.mkdir(parents=True, exist_ok=True)
     if external_mb:
-        onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=path.name + ".data", size_threshold=0)
+        onnx.save(
+            model,
+            str(path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=path.name + ".data",
+            size_threshold=0,
+        )
     else:
         onnx.save(model, str(path))
     return path

@@ -13,8 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*argv: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "heimdall_studio", *map(str, argv)], cwd=ROOT, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "heimdall_studio", *map(str, argv)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_push_exit_codes_through_the_entry_point(remote, tmp_path):

@@ -53,8 +53,13 @@ def test_pytorch_flavour_model_needs_trust(remote, tmp_path):
     with mlflow_session(settings):
         mlflow.set_experiment(f"exp-{remote.names.model}")
         with mlflow.start_run():
-            mlflow.pytorch.log_model(TwoHeadNet(), name="model", registered_model_name=remote.names.model,
-                                     pip_requirements=[], serialization_format="pickle")
+            mlflow.pytorch.log_model(
+                TwoHeadNet(),
+                name="model",
+                registered_model_name=remote.names.model,
+                pip_requirements=[],
+                serialization_format="pickle",
+            )
     uri = f"models:/{remote.names.model}/1"
     with pytest.raises(BadInputError, match="--trust"):
         load_mlflow_source(uri, SourceOptions(inputs=TINY.inputs), settings, tmp_path / "a")
@@ -92,10 +97,13 @@ def test_artifact_path_that_leaves_the_run_is_refused_before_any_download(remote
         load_mlflow_source(escaping, TINY, load_settings(), tmp_path / "work")
     assert not (tmp_path / "work").exists()
     out = tmp_path / "out"
-    assert cli_main(["run", escaping, "--out", str(out), "--model-class", TINY.model_class,
-                     "--input", TINY.inputs[0]]) == 2
-    assert cli_main(["run", f"models:/{remote.names.model}/../x", "--out", str(out)]) == 2, \
+    assert (
+        cli_main(["run", escaping, "--out", str(out), "--model-class", TINY.model_class, "--input", TINY.inputs[0]])
+        == 2
+    )
+    assert cli_main(["run", f"models:/{remote.names.model}/../x", "--out", str(out)]) == 2, (
         "a models:/ URI with '..' is bad input, not a server failure"
+    )
     assert not out.exists() and list(system_tmp.iterdir()) == []
 
 
@@ -111,8 +119,9 @@ def test_a_run_from_mlflow_leaves_no_download_behind(remote, tmp_path, monkeypat
     system_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
     out = tmp_path / "out"
-    request = PipelineRequest(source=f"runs:/{mine}/checkpoints/best.pt", out_dir=str(out), steps=("load",),
-                              source_options=TINY)
+    request = PipelineRequest(
+        source=f"runs:/{mine}/checkpoints/best.pt", out_dir=str(out), steps=("load",), source_options=TINY
+    )
     finished = list(run_pipeline(request))[-1]
     assert isinstance(finished, PipelineFinished) and finished.exit_code == 0, finished.report.get("errors")
     assert list(system_tmp.iterdir()) == [], "the private download folder was removed"

@@ -110,8 +110,9 @@ def test_cancelled_multipart_upload_is_aborted(remote, tmp_path, monkeypatch):
     monkeypatch.setenv("HEIMDALL_S3_PART_SIZE_MB", "5")
     model = tiny_onnx(tmp_path / "big.onnx", remote.names.seed, external_mb=12)
     cancel = CancelToken()
-    steps = push_step(model, validation_report(model), PushOptions(model_name=remote.names.model), load_settings(),
-                      cancel)
+    steps = push_step(
+        model, validation_report(model), PushOptions(model_name=remote.names.model), load_settings(), cancel
+    )
     with pytest.raises(CancelledError):
         for event in steps:
             if isinstance(event, Progress) and event.total and event.done > 0:

@@ -24,8 +24,14 @@ QUICK = ["--bench-iterations", "3", "--bench-warmup", "1", "--bench-batch-sizes"
 
 def heimdall(*argv: object) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="160")
-    return subprocess.run([sys.executable, "-m", "heimdall_studio", *map(str, argv)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "heimdall_studio", *map(str, argv)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def sha(path: Path) -> str:
@@ -37,8 +43,20 @@ def test_run_demo_checkpoint_push_promote_against_real_servers(remote, tmp_path)
     checkpoint = tmp_path / "demo.pt"
     assert heimdall("demo-checkpoint", checkpoint).returncode == 0
     report_path = tmp_path / "report.json"
-    result = heimdall("run", checkpoint, "--out", tmp_path / "out", "--report", report_path, *QUICK,
-                      "--push", "--model-name", remote.names.model, "--promote", "staging")
+    result = heimdall(
+        "run",
+        checkpoint,
+        "--out",
+        tmp_path / "out",
+        "--report",
+        report_path,
+        *QUICK,
+        "--push",
+        "--model-name",
+        remote.names.model,
+        "--promote",
+        "staging",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(report_path.read_text())
     push = report["push"]
@@ -72,9 +90,22 @@ def test_run_push_promote_on_the_embedded_profile(tmp_path):
 
     checkpoint = tmp_path / "tiny.pt"
     torch.save(TwoHeadNet().state_dict(), checkpoint)
-    result = heimdall("run", checkpoint, "--out", tmp_path / "out", "--exporter", "torchscript", *QUICK,
-                      "--model-class", "tests.support.tiny_models:TwoHeadNet", "--input", "x:batch,3,16,8",
-                      "--push", "--promote", "staging")
+    result = heimdall(
+        "run",
+        checkpoint,
+        "--out",
+        tmp_path / "out",
+        "--exporter",
+        "torchscript",
+        *QUICK,
+        "--model-class",
+        "tests.support.tiny_models:TwoHeadNet",
+        "--input",
+        "x:batch,3,16,8",
+        "--push",
+        "--promote",
+        "staging",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     settings = load_settings()
     assert settings.is_embedded
@@ -85,8 +116,19 @@ def test_run_push_promote_on_the_embedded_profile(tmp_path):
     [served] = list(Path(local).rglob("*.onnx"))
     assert sha(served) == sha(onnx_file)
     # Running the same push again registers nothing new.
-    again = heimdall("run", checkpoint, "--out", tmp_path / "out2", "--exporter", "torchscript", *QUICK,
-                     "--model-class", "tests.support.tiny_models:TwoHeadNet", "--input", "x:batch,3,16,8",
-                     "--push")
+    again = heimdall(
+        "run",
+        checkpoint,
+        "--out",
+        tmp_path / "out2",
+        "--exporter",
+        "torchscript",
+        *QUICK,
+        "--model-class",
+        "tests.support.tiny_models:TwoHeadNet",
+        "--input",
+        "x:batch,3,16,8",
+        "--push",
+    )
     assert again.returncode == 0, again.stderr
     assert len(list_versions(settings, "heimdall-localization-onnx")) == 1

@@ -34,8 +34,21 @@ def test_secrets_never_leak(remote, cli, tmp_path, monkeypatch, capsys, caplog):
 
     model = tiny_onnx(tmp_path / "m.onnx", remote.names.seed)
     report = tmp_path / "report.json"
-    assert cli("push", model, "--model-name", remote.names.model, "--profile", "lab", "--report", report,
-               "--promote", "staging") == 0
+    assert (
+        cli(
+            "push",
+            model,
+            "--model-name",
+            remote.names.model,
+            "--profile",
+            "lab",
+            "--report",
+            report,
+            "--promote",
+            "staging",
+        )
+        == 0
+    )
     assert cli("config", "show", "--profile", "lab") == 0
     assert cli("config", "show", "--profile", "lab", "--json") == 0
     shown = capsys.readouterr()
@@ -49,12 +62,19 @@ def test_secrets_never_leak(remote, cli, tmp_path, monkeypatch, capsys, caplog):
     with mlflow_session(settings) as client:
         version = client.get_model_version(remote.names.model, pushed["version"])
         run = client.get_run(pushed["run_id"])
-    mlflow_text = json.dumps([version.tags, version.description, version.source, run.data.params,
-                              run.data.tags, run.data.metrics])
+    mlflow_text = json.dumps(
+        [version.tags, version.description, version.source, run.data.params, run.data.tags, run.data.metrics]
+    )
     artifact = download(settings, f"runs:/{pushed['run_id']}/heimdall/heimdall-report.json", tmp_path / "art")
-    produced = {"stdout": shown.out, "stderr": shown.err, "logs": caplog.text, "report": report.read_text(),
-                "settings file": settings_file.read_text(), "mlflow": mlflow_text,
-                "report artifact": artifact.read_text()}
+    produced = {
+        "stdout": shown.out,
+        "stderr": shown.err,
+        "logs": caplog.text,
+        "report": report.read_text(),
+        "settings file": settings_file.read_text(),
+        "mlflow": mlflow_text,
+        "report artifact": artifact.read_text(),
+    }
     for where, text in produced.items():
         for secret in secrets:
             assert secret not in text, f"a secret appears in {where}"

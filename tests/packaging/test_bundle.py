@@ -33,9 +33,22 @@ def _folder_size(folder: Path) -> int:
 def bundle(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("bundle")
     t0 = time.monotonic()
-    _run([Path(sys.executable).parent / "pyinstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-          "--distpath", work / "dist", "--workpath", work / "build", ROOT / "packaging" / "heimdall-studio.spec"],
-         cwd=ROOT, timeout=2400)
+    _run(
+        [
+            Path(sys.executable).parent / "pyinstaller",
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            work / "dist",
+            "--workpath",
+            work / "build",
+            ROOT / "packaging" / "heimdall-studio.spec",
+        ],
+        cwd=ROOT,
+        timeout=2400,
+    )
     folder = work / "dist" / "heimdall-studio"
     print(f"\nbundle build: {time.monotonic() - t0:.0f} s; size {_folder_size(folder) / 1e6:.0f} MB")
     return folder / "heimdall-studio"
@@ -44,8 +57,12 @@ def bundle(tmp_path_factory) -> Path:
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "QTWEBENGINE_CHROMIUM_FLAGS")}
-    env.update(QT_QPA_PLATFORM="offscreen", HEIMDALL_DATA_DIR=str(tmp_path / "data"),
-               HEIMDALL_CONFIG_DIR=str(tmp_path / "config"), QTWEBENGINE_CHROMIUM_FLAGS="--disable-gpu")
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        HEIMDALL_DATA_DIR=str(tmp_path / "data"),
+        HEIMDALL_CONFIG_DIR=str(tmp_path / "config"),
+        QTWEBENGINE_CHROMIUM_FLAGS="--disable-gpu",
+    )
     return env
 
 
@@ -63,21 +80,44 @@ def test_the_bundle_opens_runs_the_demo_headless_and_draws_the_graph(bundle, env
 
     bundled = [_first_paint_ms([bundle], env, work) for _ in range(3)]
     venv = [_first_paint_ms([Path(sys.executable).parent / "heimdall-studio"], env, work) for _ in range(3)]
-    print(f"\nfirst paint, median of 3: bundle {sorted(bundled)[1]} ms, venv {sorted(venv)[1]} ms "
-          f"(ratio {sorted(bundled)[1] / sorted(venv)[1]:.2f})")
+    print(
+        f"\nfirst paint, median of 3: bundle {sorted(bundled)[1]} ms, venv {sorted(venv)[1]} ms "
+        f"(ratio {sorted(bundled)[1] / sorted(venv)[1]:.2f})"
+    )
 
     checkpoint = tmp_path / "demo.pt"
     _run([bundle, "demo-checkpoint", checkpoint], env=env, cwd=work)
     report = tmp_path / "report.json"
-    run = _run([bundle, "run", checkpoint, "--out", tmp_path / "out", "--report", report,
-                "--bench-iterations", "10", "--bench-warmup", "2", "--bench-batch-sizes", "1"], env=env, cwd=work)
+    run = _run(
+        [
+            bundle,
+            "run",
+            checkpoint,
+            "--out",
+            tmp_path / "out",
+            "--report",
+            report,
+            "--bench-iterations",
+            "10",
+            "--bench-warmup",
+            "2",
+            "--bench-batch-sizes",
+            "1",
+        ],
+        env=env,
+        cwd=work,
+    )
     assert "passed (exit code 0)" in run.stdout, run.stdout
     data = json.loads(report.read_text())
     assert data["status"] == "passed" and data["export"]["exporter"] == "dynamo" and data["parity"]["passed"]
 
     shot = tmp_path / "graph.png"
-    graph = _run([bundle, "-m", "heimdall_studio.gui.graph_check", data["onnx"]["path"], "--screenshot", shot],
-                 env=env, cwd=work, timeout=300)
+    graph = _run(
+        [bundle, "-m", "heimdall_studio.gui.graph_check", data["onnx"]["path"], "--screenshot", shot],
+        env=env,
+        cwd=work,
+        timeout=300,
+    )
     assert "nodes drawn" in graph.stdout and shot.stat().st_size > 10000, graph.stdout + graph.stderr[-2000:]
 
     pushed = _run([bundle, "push", data["onnx"]["path"], "--promote", "staging"], env=env, cwd=work, timeout=300)

@@ -42,13 +42,20 @@ def _png_size(path: Path) -> tuple[int, int]:
 def xdg(tmp_path):
     data, config = tmp_path / "data", tmp_path / "config"
     config.mkdir()
-    (config / "mimeapps.list").write_text("[Default Applications]\ntext/plain=gedit.desktop;\n"
-                                          "application/x-onnx=netron.desktop;\n")
+    (config / "mimeapps.list").write_text(
+        "[Default Applications]\ntext/plain=gedit.desktop;\napplication/x-onnx=netron.desktop;\n"
+    )
     env = dict(os.environ, XDG_DATA_HOME=str(data), XDG_CONFIG_HOME=str(config))
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "heimdall_studio", *argv], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "heimdall_studio", *argv],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     return data, config, run
 
@@ -77,8 +84,12 @@ def test_install_desktop_into_an_xdg_home_then_uninstall(xdg):
 
     # The MIME database (rebuilt by update-mime-database) knows the types, the desktop database the app.
     globs = (data / "mime" / "globs2").read_text()
-    for line in ("application/x-onnx:*.onnx", "application/x-pytorch-program:*.pt2",
-                 "application/x-pytorch-checkpoint:*.pt", "application/x-pytorch-checkpoint:*.pth"):
+    for line in (
+        "application/x-onnx:*.onnx",
+        "application/x-pytorch-program:*.pt2",
+        "application/x-pytorch-checkpoint:*.pt",
+        "application/x-pytorch-checkpoint:*.pth",
+    ):
         assert line in globs
     cache = (data / "applications" / "mimeinfo.cache").read_text()
     assert "application/x-onnx=heimdall-studio.desktop;" in cache
@@ -97,5 +108,6 @@ def test_install_desktop_into_an_xdg_home_then_uninstall(xdg):
     assert removed.returncode == 0 and "Removed 11 file(s)" in removed.stdout, removed.stdout + removed.stderr
     assert not entry.exists() and not list((data / "icons").rglob("heimdall-studio.*"))
     assert "*.onnx" not in (data / "mime" / "globs2").read_text()
-    assert (config / "mimeapps.list").read_text() == ("[Default Applications]\ntext/plain=gedit.desktop;\n"
-                                                      "application/x-onnx=netron.desktop;\n")
+    assert (config / "mimeapps.list").read_text() == (
+        "[Default Applications]\ntext/plain=gedit.desktop;\napplication/x-onnx=netron.desktop;\n"
+    )

@@ -11,9 +11,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_icons_and_desktop_files_match_their_sources():
-    done = subprocess.run([sys.executable, str(ROOT / "packaging" / "sync_resources.py"), "--check"],
-                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "packaging" / "sync_resources.py"), "--check"],
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -39,12 +39,16 @@ def built(tmp_path_factory) -> dict[str, Path]:
 
 def test_the_wheel_and_sdist_carry_what_the_app_needs(built):
     names = set(zipfile.ZipFile(built["wheel"]).namelist())
-    for needed in ("heimdall_studio/py.typed", "heimdall_studio/resources/icons/heimdall-studio.svg",
-                   "heimdall_studio/resources/icons/hicolor/512x512/apps/heimdall-studio.png",
-                   "heimdall_studio/resources/icons/actions/promote.svg",
-                   "heimdall_studio/resources/desktop/heimdall-studio.desktop",
-                   "heimdall_studio/resources/desktop/heimdall-studio-mime.xml",
-                   "heimdall_studio/engine/__main__.py", "heimdall_studio/gui/dialogs/about_dialog.py"):
+    for needed in (
+        "heimdall_studio/py.typed",
+        "heimdall_studio/resources/icons/heimdall-studio.svg",
+        "heimdall_studio/resources/icons/hicolor/512x512/apps/heimdall-studio.png",
+        "heimdall_studio/resources/icons/actions/promote.svg",
+        "heimdall_studio/resources/desktop/heimdall-studio.desktop",
+        "heimdall_studio/resources/desktop/heimdall-studio-mime.xml",
+        "heimdall_studio/engine/__main__.py",
+        "heimdall_studio/gui/dialogs/about_dialog.py",
+    ):
         assert needed in names, needed
     assert not [n for n in names if n.startswith("tests/")]
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
@@ -52,8 +56,13 @@ def test_the_wheel_and_sdist_carry_what_the_app_needs(built):
     assert "License-Expression: Apache-2.0" in text and "License-File: LICENSE" in text
     with tarfile.open(built["sdist"]) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
-    for needed in ("LICENSE", "resources/heimdall-studio.qrc", "resources/icons/heimdall-studio.svg",
-                   "packaging/heimdall-studio.desktop", "requirements/constraints.txt"):
+    for needed in (
+        "LICENSE",
+        "resources/heimdall-studio.qrc",
+        "resources/icons/heimdall-studio.svg",
+        "packaging/heimdall-studio.desktop",
+        "requirements/constraints.txt",
+    ):
         assert needed in members, needed
 
 
@@ -67,8 +76,11 @@ def test_the_installed_wheel_opens_the_window_and_runs_the_demo_headless(built, 
     work = tmp_path / "work"  # not the source tree: nothing can be imported from it
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(QT_QPA_PLATFORM="offscreen", HEIMDALL_DATA_DIR=str(tmp_path / "data"),
-               HEIMDALL_CONFIG_DIR=str(tmp_path / "config"))
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        HEIMDALL_DATA_DIR=str(tmp_path / "data"),
+        HEIMDALL_CONFIG_DIR=str(tmp_path / "config"),
+    )
     where = _run([py, "-c", "import heimdall_studio; print(heimdall_studio.__file__)"], cwd=work, env=env)
     assert where.stdout.strip().startswith(str(venv)), where.stdout
 
@@ -80,9 +92,26 @@ def test_the_installed_wheel_opens_the_window_and_runs_the_demo_headless(built, 
     checkpoint = tmp_path / "demo.pt"
     _run([app, "demo-checkpoint", checkpoint], cwd=work, env=env)
     report = tmp_path / "report.json"
-    run = _run([app, "run", checkpoint, "--out", tmp_path / "out", "--report", report,
-                "--bench-iterations", "10", "--bench-warmup", "2", "--bench-batch-sizes", "1"],
-               cwd=work, env=env, timeout=900)
+    run = _run(
+        [
+            app,
+            "run",
+            checkpoint,
+            "--out",
+            tmp_path / "out",
+            "--report",
+            report,
+            "--bench-iterations",
+            "10",
+            "--bench-warmup",
+            "2",
+            "--bench-batch-sizes",
+            "1",
+        ],
+        cwd=work,
+        env=env,
+        timeout=900,
+    )
     assert "passed (exit code 0)" in run.stdout, run.stdout
     assert "opsets ai.onnx 18" in run.stdout
     import json

@@ -13,8 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """``heimdall-studio ARGS`` from the repository root (``prefix`` wraps the command, e.g. unshare)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200")
-    return subprocess.run([*prefix, sys.executable, "-m", "heimdall_studio", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "heimdall_studio", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def assert_bad_input(result: subprocess.CompletedProcess[str], *expected: str) -> None:

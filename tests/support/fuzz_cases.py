@@ -59,8 +59,13 @@ def build_bases(folder: Path) -> list[Base]:
     torch.export.save(torch.export.export(net, (torch.randn(2, 3, 16, 8),), dynamic_shapes=({0: batch},)), program)
     scripted = folder / "tiny_script.pt"
     torch.jit.save(torch.jit.script(net), str(scripted))
-    model = LoadedModel(kind="checkpoint", source="tiny", module=net, inputs=[TensorSpec("x", ("batch", 3, 16, 8))],
-                        output_names=["positions", "uncertainties"])
+    model = LoadedModel(
+        kind="checkpoint",
+        source="tiny",
+        module=net,
+        inputs=[TensorSpec("x", ("batch", 3, 16, 8))],
+        output_names=["positions", "uncertainties"],
+    )
     steps = export_step(model, folder / "onnx", ExportOptions(exporter="torchscript"), CancelToken())
     while True:
         try:
@@ -88,8 +93,11 @@ def truncation(data: bytes, rng: random.Random) -> bytes:
     return data[: rng.randrange(1, len(data))]
 
 
-def _rezip(data: bytes, edit: Callable[[list[tuple[zipfile.ZipInfo, bytes]]], list[tuple[zipfile.ZipInfo, bytes]]],
-           compression: int = zipfile.ZIP_STORED) -> bytes:
+def _rezip(
+    data: bytes,
+    edit: Callable[[list[tuple[zipfile.ZipInfo, bytes]]], list[tuple[zipfile.ZipInfo, bytes]]],
+    compression: int = zipfile.ZIP_STORED,
+) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as source:
         entries = [(info, source.read(info.filename)) for info in source.infolist()]
     entries = edit(entries)
@@ -132,8 +140,21 @@ def onnx_field_mutation(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     model = onnx.load_from_string(data)
     graph = model.graph
     node = rng.choice(list(graph.node))
-    kinds = ["op_type", "node_input", "dims", "data_type", "raw_data", "opset", "ir_version", "drop_output",
-             "elem_type", "duplicate_node", "attribute", "negative_dim", "domain"]
+    kinds = [
+        "op_type",
+        "node_input",
+        "dims",
+        "data_type",
+        "raw_data",
+        "opset",
+        "ir_version",
+        "drop_output",
+        "elem_type",
+        "duplicate_node",
+        "attribute",
+        "negative_dim",
+        "domain",
+    ]
     kind = rng.choice(kinds)
     initializer = rng.choice(list(graph.initializer)) if graph.initializer else None
     if kind == "op_type":
@@ -182,6 +203,15 @@ def build_cases(bases: list[Base], seed: int, per_base: int) -> list[Case]:
             else:
                 mutation, data = structural(base.data, rng)
             command = base.commands[index % len(base.commands)]
-            cases.append(Case(f"{base.name}-{index:03d}-{mutation}", base.name, mutation, base.file_name, data,
-                              command, base.extra))
+            cases.append(
+                Case(
+                    f"{base.name}-{index:03d}-{mutation}",
+                    base.name,
+                    mutation,
+                    base.file_name,
+                    data,
+                    command,
+                    base.extra,
+                )
+            )
     return cases

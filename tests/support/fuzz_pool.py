@@ -92,9 +92,15 @@ def _run_one(main: Any, job: Job) -> tuple[int | str, str]:
 
 class _Worker:
     def __init__(self, root: str, env: dict[str, str]):
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.support.fuzz_pool"], cwd=root,
-                                        env={**os.environ, **env, "PYTHONPATH": root}, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fuzz_pool"],
+            cwd=root,
+            env={**os.environ, **env, "PYTHONPATH": root},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         self.job: Job | None = None
         self.started = 0.0
         self.ready = False
@@ -122,8 +128,9 @@ class _Worker:
         self.process.stdout.close()
 
 
-def run_jobs(jobs: list[Job], *, workers: int, limit_s: float, root: str, env: dict[str, str],
-             start_limit_s: float = 300.0) -> list[Outcome]:
+def run_jobs(
+    jobs: list[Job], *, workers: int, limit_s: float, root: str, env: dict[str, str], start_limit_s: float = 300.0
+) -> list[Outcome]:
     """Every job's outcome, in completion order. Workers are stopped before this returns."""
     pending = deque(jobs)
     pool = [_Worker(root, env) for _ in range(workers)]
@@ -135,8 +142,9 @@ def run_jobs(jobs: list[Job], *, workers: int, limit_s: float, root: str, env: d
                     worker.send(pending.popleft())
             waiting = [w for w in pool if w.job is not None or not w.ready]
             deadline = min(w.started + limit_s if w.ready else time.monotonic() + start_limit_s for w in waiting)
-            readable, _, _ = select.select([w.process.stdout for w in waiting], [], [],
-                                           max(0.0, deadline - time.monotonic()))
+            readable, _, _ = select.select(
+                [w.process.stdout for w in waiting], [], [], max(0.0, deadline - time.monotonic())
+            )
             now = time.monotonic()
             for index, worker in enumerate(pool):
                 if worker.process.stdout in readable:
@@ -149,20 +157,23 @@ def run_jobs(jobs: list[Job], *, workers: int, limit_s: float, root: str, env: d
                         answer = json.loads(line)
                         worker.job = None
                         if job is not None:
-                            outcomes.append(Outcome(job.case_id, answer["code"], answer["output"],
-                                                    now - worker.started))
+                            outcomes.append(
+                                Outcome(job.case_id, answer["code"], answer["output"], now - worker.started)
+                            )
                         continue
                     worker.kill()  # end of stream: the worker died
                     pool[index] = _Worker(root, env)
                     if job is None:
                         raise RuntimeError("a fuzz worker died while starting")
-                    outcomes.append(Outcome(job.case_id, CRASH, f"worker died ({worker.process.returncode})",
-                                            now - worker.started))
+                    outcomes.append(
+                        Outcome(job.case_id, CRASH, f"worker died ({worker.process.returncode})", now - worker.started)
+                    )
                 elif worker.job is not None and now - worker.started >= limit_s:
                     worker.kill()
                     pool[index] = _Worker(root, env)
-                    outcomes.append(Outcome(worker.job.case_id, HANG, f"no answer after {limit_s:.0f} s",
-                                            now - worker.started))
+                    outcomes.append(
+                        Outcome(worker.job.case_id, HANG, f"no answer after {limit_s:.0f} s", now - worker.started)
+                    )
     finally:
         for worker in pool:
             worker.stop()

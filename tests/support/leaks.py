@@ -42,8 +42,11 @@ def leftover_children(before: set[int], grace_s: float = 3.0) -> list[psutil.Pro
     """Children that appeared during the test and are still alive after ``grace_s``."""
     deadline = time.monotonic() + grace_s
     while True:
-        alive = [p for p in psutil.Process().children(recursive=True)
-                 if p.pid not in before and not _is_service(p) and _alive(p)]
+        alive = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and not _is_service(p) and _alive(p)
+        ]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.1)

@@ -50,8 +50,13 @@ def tiny_two_head_model(seed: int = 0):
     from tests.support.tiny_models import TwoHeadNet
 
     torch.manual_seed(seed)
-    return LoadedModel(kind="checkpoint", module=TwoHeadNet().eval(), inputs=[TensorSpec("x", ("batch", 3, 16, 8))],
-                       output_names=["positions", "uncertainties"], source="tiny")
+    return LoadedModel(
+        kind="checkpoint",
+        module=TwoHeadNet().eval(),
+        inputs=[TensorSpec("x", ("batch", 3, 16, 8))],
+        output_names=["positions", "uncertainties"],
+        source="tiny",
+    )
 
 
 def _export_tiny(folder: Path, exporter: str):

@@ -26,7 +26,11 @@ def test_cpu_entries_have_sane_stats_and_samples_come_in_batches(tiny_export):
     data = json.loads(json.dumps(result.to_dict()))
     cpu = [e for e in data["entries"] if e["device"] == "cpu"]
     assert [(e["runtime"], e["batch_size"]) for e in cpu] == [
-        ("pytorch", 1), ("pytorch", 2), ("onnxruntime", 1), ("onnxruntime", 2)]
+        ("pytorch", 1),
+        ("pytorch", 2),
+        ("onnxruntime", 1),
+        ("onnxruntime", 2),
+    ]
     for entry in cpu:
         assert entry["available"] and entry["iterations"] == 40 and entry["threads"] >= 1
         assert 0 < entry["min_ms"] <= entry["p50_ms"] <= entry["p90_ms"] <= entry["p99_ms"] <= entry["max_ms"]
@@ -51,7 +55,11 @@ def test_unavailable_cuda_gets_entries_with_reasons(tiny_export):
     _, result = run_step(benchmark_step(model, export.onnx_path, options, CancelToken()))
     entries = result.to_dict()["entries"]
     assert [(e["runtime"], e["batch_size"], e["available"]) for e in entries] == [
-        ("pytorch", 1, False), ("pytorch", 8, False), ("onnxruntime", 1, False), ("onnxruntime", 8, False)]
+        ("pytorch", 1, False),
+        ("pytorch", 8, False),
+        ("onnxruntime", 1, False),
+        ("onnxruntime", 8, False),
+    ]
     assert entries[0]["reason"].startswith("no CUDA device") and entries[0]["provider"] == "torch"
     assert entries[2]["provider"] == "CUDAExecutionProvider" and entries[2]["reason"]
     assert result.to_dict()["speedup"] == {}
@@ -69,8 +77,7 @@ def test_an_onnx_source_has_no_pytorch_column(tiny_export):
 
 def test_duration_mode_runs_for_about_that_long(tiny_export):
     model, export = tiny_export
-    options = BenchmarkOptions(warmup=0, duration_s=0.05, batch_sizes=(1,), devices=("cpu",),
-                               runtimes=("onnxruntime",))
+    options = BenchmarkOptions(warmup=0, duration_s=0.05, batch_sizes=(1,), devices=("cpu",), runtimes=("onnxruntime",))
     _, result = run_step(benchmark_step(model, export.onnx_path, options, CancelToken()))
     assert result.entries[0]["iterations"] >= 1
 
@@ -78,8 +85,9 @@ def test_duration_mode_runs_for_about_that_long(tiny_export):
 def test_cancel_between_iterations(tiny_export):
     model, export = tiny_export
     cancel = CancelToken()
-    steps = benchmark_step(model, export.onnx_path, BenchmarkOptions(warmup=1, iterations=10**6,
-                                                                     devices=("cpu",)), cancel)
+    steps = benchmark_step(
+        model, export.onnx_path, BenchmarkOptions(warmup=1, iterations=10**6, devices=("cpu",)), cancel
+    )
     while not isinstance(next(steps), LatencySamples):
         pass
     cancel.cancel()

@@ -16,17 +16,24 @@ SECRET = "s3cr3t-Value-that-must-not-leak"
 
 
 def _cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "heimdall_studio", *argv], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return subprocess.run(
+        [sys.executable, "-m", "heimdall_studio", *argv],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
 
 
 def test_set_secret_goes_to_the_keyring_only(tmp_path, monkeypatch):
     keyring_file = tmp_path / "keyring.json"
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.file_keyring.FileKeyring")
     monkeypatch.setenv("HEIMDALL_TEST_KEYRING_FILE", str(keyring_file))
-    settings_file = save_profile(Profile(name="prod", tracking_uri="http://127.0.0.1:9/",
-                                         s3_endpoint="http://127.0.0.1:9/"))
+    settings_file = save_profile(
+        Profile(name="prod", tracking_uri="http://127.0.0.1:9/", s3_endpoint="http://127.0.0.1:9/")
+    )
 
     stored = _cli("config", "set-secret", "aws_secret_access_key", "--profile", "prod", stdin=SECRET + "\n")
     assert stored.returncode == 0, stored.stderr

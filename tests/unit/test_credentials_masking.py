@@ -24,14 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "pw-Qz93-never-print-me"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("http://alice:pw@mlflow:5000/", "http://alice:***@mlflow:5000/"),
-    ("see postgresql://u:p%40ss@db/x and https://bob:x@y.z/a", "see postgresql://u:***@db/x and https://bob:***@y.z/a"),
-    ("http://alice:p@ss@host:1/path@x", "http://alice:***@host:1/path@x"),
-    ("'http://alice:pw@h'", "'http://alice:***@h'"),
-    ("http://host:8080/path and s3://bucket/key", "http://host:8080/path and s3://bucket/key"),
-    ("http://token@host/", "http://token@host/"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("http://alice:pw@mlflow:5000/", "http://alice:***@mlflow:5000/"),
+        (
+            "see postgresql://u:p%40ss@db/x and https://bob:x@y.z/a",
+            "see postgresql://u:***@db/x and https://bob:***@y.z/a",
+        ),
+        ("http://alice:p@ss@host:1/path@x", "http://alice:***@host:1/path@x"),
+        ("'http://alice:pw@h'", "'http://alice:***@h'"),
+        ("http://host:8080/path and s3://bucket/key", "http://host:8080/path and s3://bucket/key"),
+        ("http://token@host/", "http://token@host/"),
+    ],
+)
 def test_mask_credentials(text, expected):
     assert mask_credentials(text) == expected
 
@@ -47,9 +53,14 @@ def dead_server_with_password(monkeypatch) -> str:
 
 def test_push_error_does_not_show_the_password(tmp_path, dead_server_with_password):
     model = tiny_onnx(tmp_path / "m.onnx", 1)
-    result = subprocess.run([sys.executable, "-m", "heimdall_studio", "push", str(model)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200"))
+    result = subprocess.run(
+        [sys.executable, "-m", "heimdall_studio", "push", str(model)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200"),
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "alice:***@127.0.0.1" in result.stderr, "the message still names the server"
     assert PASSWORD not in result.stdout + result.stderr
@@ -61,15 +72,23 @@ def test_pipeline_events_report_and_logs_do_not_show_the_password(tmp_path, dead
     logging.getLogger("mlflow.test").warning("retrying %s", dead_server_with_password)
     model = tiny_onnx(tmp_path / "m.onnx", 2)
     report_path = tmp_path / "report.json"
-    request = PipelineRequest(source=str(model), out_dir=str(tmp_path / "out"), report_path=str(report_path),
-                              steps=(ev.LOAD, ev.VALIDATE, ev.METADATA, ev.PUSH), push={})
+    request = PipelineRequest(
+        source=str(model),
+        out_dir=str(tmp_path / "out"),
+        report_path=str(report_path),
+        steps=(ev.LOAD, ev.VALIDATE, ev.METADATA, ev.PUSH),
+        push={},
+    )
     events = list(run_pipeline(request, CancelToken()))
     finished = events[-1]
     assert finished.exit_code == 3
     failed = next(e for e in events if isinstance(e, ev.StepFailed))
     assert "alice:***@" in failed.message
-    texts = {"events": json.dumps([ev.to_json_dict(e) for e in events]), "report": report_path.read_text(),
-             "logs": caplog.text}
+    texts = {
+        "events": json.dumps([ev.to_json_dict(e) for e in events]),
+        "report": report_path.read_text(),
+        "logs": caplog.text,
+    }
     for where, text in texts.items():
         assert PASSWORD not in text, f"the password appears in the {where}"
     assert "alice:***@" in caplog.text
@@ -90,8 +109,11 @@ def test_mlflow_tags_params_and_report_artifact_do_not_show_the_password(tmp_pat
 
     model = tiny_onnx(tmp_path / "m.onnx", 3)
     leaky = f"http://alice:{PASSWORD}@mlflow.internal:5000/"
-    report = {**validation_report(model), "source": {"path": f"{leaky}artifacts/model.pt"},
-              "errors": [{"step": "benchmark", "message": f"could not reach {leaky}"}]}
+    report = {
+        **validation_report(model),
+        "source": {"path": f"{leaky}artifacts/model.pt"},
+        "errors": [{"step": "benchmark", "message": f"could not reach {leaky}"}],
+    }
     settings = load_settings()  # the embedded profile: no server needed
     _, result = run_step(push_step(model, report, PushOptions(), settings, CancelToken()))
     with mlflow_session(settings) as client:
@@ -124,8 +146,12 @@ class Net(torch.nn.Module):
 """)
     torch.save({"linear.weight": torch.zeros(2, 4), "linear.bias": torch.zeros(2)}, tmp_path / "net.pt")
     monkeypatch.chdir(tmp_path)
-    request = PipelineRequest(source=str(tmp_path / "net.pt"), out_dir=str(tmp_path / "out"), steps=(ev.LOAD,),
-                              source_options=SourceOptions(model_class="leakynet:Net", inputs=("x:batch,4:float32",)))
+    request = PipelineRequest(
+        source=str(tmp_path / "net.pt"),
+        out_dir=str(tmp_path / "out"),
+        steps=(ev.LOAD,),
+        source_options=SourceOptions(model_class="leakynet:Net", inputs=("x:batch,4:float32",)),
+    )
     with EngineClient(request) as client:
         events = list(client.events())
     crashed = next(e for e in events if isinstance(e, ev.StepFailed))

@@ -37,12 +37,17 @@ def _collect(client: EngineClient, on_event=None, timeout_s: float = 180.0) -> l
 def test_engine_runs_the_pipeline_and_streams_typed_events(tmp_path):
     checkpoint = _state_dict_file(tmp_path, TwoHeadNet(), "two_head.pt")
     request = PipelineRequest(
-        source=str(checkpoint), out_dir=str(tmp_path / "out"),
-        source_options=SourceOptions(model_class="tests.support.tiny_models:TwoHeadNet",
-                                     inputs=("x:batch,3,16,8:float32",),
-                                     output_names=("positions", "uncertainties")),
-        export=ExportOptions(exporter="torchscript"), parity=ParityOptions(batches=2, batch_size=4),
-        benchmark=QUICK_BENCH)
+        source=str(checkpoint),
+        out_dir=str(tmp_path / "out"),
+        source_options=SourceOptions(
+            model_class="tests.support.tiny_models:TwoHeadNet",
+            inputs=("x:batch,3,16,8:float32",),
+            output_names=("positions", "uncertainties"),
+        ),
+        export=ExportOptions(exporter="torchscript"),
+        parity=ParityOptions(batches=2, batch_size=4),
+        benchmark=QUICK_BENCH,
+    )
     with EngineClient(request) as client:
         seen = _collect(client)
         assert client.wait(10) == 0
@@ -65,10 +70,14 @@ def test_cancel_during_export_stops_the_engine_and_leaves_no_onnx_file(tmp_path)
     checkpoint = _state_dict_file(tmp_path, SlowExportNet(), "slow.pt")
     out_dir = tmp_path / "out"
     request = PipelineRequest(
-        source=str(checkpoint), out_dir=str(out_dir),
-        source_options=SourceOptions(model_class="tests.support.tiny_models:SlowExportNet",
-                                     inputs=("x:batch,4:float32",)),
-        export=ExportOptions(exporter="torchscript"), benchmark=QUICK_BENCH)
+        source=str(checkpoint),
+        out_dir=str(out_dir),
+        source_options=SourceOptions(
+            model_class="tests.support.tiny_models:SlowExportNet", inputs=("x:batch,4:float32",)
+        ),
+        export=ExportOptions(exporter="torchscript"),
+        benchmark=QUICK_BENCH,
+    )
     client = EngineClient(request, grace_s=1.0)
     cancelled_at: list[float] = []
 
@@ -94,9 +103,12 @@ def test_cancel_during_export_stops_the_engine_and_leaves_no_onnx_file(tmp_path)
 def test_a_crashing_engine_arrives_as_a_failed_step_not_a_hang(tmp_path):
     checkpoint = _state_dict_file(tmp_path, CrashingNet(), "crash.pt")
     request = PipelineRequest(
-        source=str(checkpoint), out_dir=str(tmp_path / "out"),
-        source_options=SourceOptions(model_class="tests.support.tiny_models:CrashingNet",
-                                     inputs=("x:batch,4:float32",)))
+        source=str(checkpoint),
+        out_dir=str(tmp_path / "out"),
+        source_options=SourceOptions(
+            model_class="tests.support.tiny_models:CrashingNet", inputs=("x:batch,4:float32",)
+        ),
+    )
     with EngineClient(request) as client:
         seen = _collect(client, timeout_s=120)
     failed = [e for e in seen if isinstance(e, ev.StepFailed)]
@@ -119,17 +131,20 @@ def test_bad_input_in_the_engine_is_a_failed_step_with_a_hint(tmp_path):
     assert seen[-1].exit_code == 2
 
 
-@pytest.mark.parametrize("event", [
-    ev.StepStarted("export", "Export"),
-    ev.Progress("parity", 3, 6, "batch 3"),
-    ev.LatencySamples("onnxruntime", "cpu", "CPUExecutionProvider", 8, (1.5, 2.25)),
-    ev.ParityBatch(0, 8, "positions", float("nan"), 1e-7, 1e-4, False),
-    ev.Log("warning", "hello", "export"),
-    ev.StepFinished("validate", {"passed": True}, 0.5, True),
-    ev.StepSkipped("export", "already ONNX"),
-    ev.StepFailed("load", "bad_input", "msg", "hint", "details"),
-    ev.PipelineFinished("passed", 0, {"a": [1, 2]}),
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        ev.StepStarted("export", "Export"),
+        ev.Progress("parity", 3, 6, "batch 3"),
+        ev.LatencySamples("onnxruntime", "cpu", "CPUExecutionProvider", 8, (1.5, 2.25)),
+        ev.ParityBatch(0, 8, "positions", float("nan"), 1e-7, 1e-4, False),
+        ev.Log("warning", "hello", "export"),
+        ev.StepFinished("validate", {"passed": True}, 0.5, True),
+        ev.StepSkipped("export", "already ONNX"),
+        ev.StepFailed("load", "bad_input", "msg", "hint", "details"),
+        ev.PipelineFinished("passed", 0, {"a": [1, 2]}),
+    ],
+)
 def test_events_round_trip_through_strict_json(event):
     import json
     import math

@@ -79,8 +79,12 @@ def test_fixed_batch_when_dynamic_batch_is_off(tmp_path, tiny_model):
 
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_multi_input_dict_output_names_come_from_the_dict(tmp_path, exporter):
-    model = LoadedModel(kind="checkpoint", module=MultiInputNet().eval(), source="multi.pt",
-                        inputs=[TensorSpec("signal", ("batch", 4)), TensorSpec("mask", ("batch", 4))])
+    model = LoadedModel(
+        kind="checkpoint",
+        module=MultiInputNet().eval(),
+        source="multi.pt",
+        inputs=[TensorSpec("signal", ("batch", 4)), TensorSpec("mask", ("batch", 4))],
+    )
     _, result = _export(model, tmp_path, exporter=exporter)
     assert result.output_names == ["score", "hidden"]
     session = ort.InferenceSession(result.onnx_path, providers=["CPUExecutionProvider"])
@@ -158,8 +162,9 @@ def test_unsupported_operator_is_named_and_the_other_exporter_suggested(tmp_path
 
 
 def test_dynamo_unsupported_operator_is_named(tmp_path):
-    model = LoadedModel(kind="checkpoint", module=MatrixInverse(), inputs=[TensorSpec("x", ("batch", 4, 4))],
-                        source="inverse")
+    model = LoadedModel(
+        kind="checkpoint", module=MatrixInverse(), inputs=[TensorSpec("x", ("batch", 4, 4))], source="inverse"
+    )
     with pytest.raises(BadInputError) as err:
         _export(model, tmp_path, exporter="dynamo")
     assert "aten.linalg_inv_ex" in err.value.message and "--exporter torchscript" in err.value.hint
@@ -176,8 +181,9 @@ def test_torchscript_module_switches_to_the_torchscript_exporter(tmp_path, tiny_
 
 def test_exported_program_keeps_its_dynamic_batch(tmp_path, tiny_model):
     example = (torch.randn(2, 3, 16, 8),)
-    tiny_model.module = torch.export.export(tiny_model.module, example,
-                                            dynamic_shapes=({0: torch.export.Dim("batch")},))
+    tiny_model.module = torch.export.export(
+        tiny_model.module, example, dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
     _, result = _export(tiny_model, tmp_path, exporter="dynamo")
     assert _batch_dim(result.onnx_path).dim_param  # torch names it s0, s1…
     session = ort.InferenceSession(result.onnx_path, providers=["CPUExecutionProvider"])
@@ -206,8 +212,12 @@ def test_cancelled_before_export_writes_nothing(tmp_path, tiny_model):
 
 
 def test_file_name_option_and_two_head_default(tmp_path):
-    model = LoadedModel(kind="checkpoint", module=TwoHeadNet().eval(), inputs=[TensorSpec("x", ("batch", 3, 16, 8))],
-                        source="/models/run 7/best model.pt")
+    model = LoadedModel(
+        kind="checkpoint",
+        module=TwoHeadNet().eval(),
+        inputs=[TensorSpec("x", ("batch", 3, 16, 8))],
+        source="/models/run 7/best model.pt",
+    )
     _, default = _export(model, tmp_path, exporter="torchscript")
     _, named = _export(model, tmp_path, exporter="torchscript", file_name="chosen")
     assert default.onnx_path.endswith("best_model.onnx") and named.onnx_path.endswith("chosen.onnx")

@@ -111,9 +111,12 @@ def test_push_refuses_a_file_that_fails_validation(tmp_path, capsys):
 
     from heimdall_studio.integrations.settings import load_settings
 
-    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("NoSuchOp", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     path = tmp_path / "broken.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     assert cli_main(["push", str(path)]) == 1

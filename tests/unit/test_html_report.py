@@ -54,24 +54,61 @@ def test_run_writes_a_self_contained_page_with_every_section(tiny_export_dynamo,
     reference = tmp_path / "reference.pt"
     torch.save(perturbed_model().module.state_dict(), reference)
     page_path = tmp_path / "run.html"
-    result = cli("run", str(export.onnx_path), "--reference", str(reference), *TINY_ARGS, "--per-node",
-                 "--op-profile", "--op-profile-runs", "3", "--bench-iterations", "5", "--bench-warmup", "1",
-                 "--devices", "cpu", "--bench-batch-sizes", "1", "--batches", "1", "--html", str(page_path),
-                 "--report", str(tmp_path / "run.json"))
+    result = cli(
+        "run",
+        str(export.onnx_path),
+        "--reference",
+        str(reference),
+        *TINY_ARGS,
+        "--per-node",
+        "--op-profile",
+        "--op-profile-runs",
+        "3",
+        "--bench-iterations",
+        "5",
+        "--bench-warmup",
+        "1",
+        "--devices",
+        "cpu",
+        "--bench-batch-sizes",
+        "1",
+        "--batches",
+        "1",
+        "--html",
+        str(page_path),
+        "--report",
+        str(tmp_path / "run.json"),
+    )
     assert f"HTML:      {page_path}" in result.stdout, result.stdout + result.stderr
     page = page_path.read_text(encoding="utf-8")
     assert external_references(page) == []
-    for text in ("Summary", "Validation", "Parity", "uncertainties", "advised atol", "Latency",
-                 "First divergence", PERTURBED, "Top nodes by error", "Top nodes by time", "By op type",
-                 "CPUExecutionProvider"):
+    for text in (
+        "Summary",
+        "Validation",
+        "Parity",
+        "uncertainties",
+        "advised atol",
+        "Latency",
+        "First divergence",
+        PERTURBED,
+        "Top nodes by error",
+        "Top nodes by time",
+        "By op type",
+        "CPUExecutionProvider",
+    ):
         assert text in page, text
     assert page.count("<svg") >= 4  # histograms of both outputs, latency, op types
     assert json.loads((tmp_path / "run.json").read_text())["per_node"]["first_divergence"]["module"] == PERTURBED
 
 
 def test_report_text_is_escaped_and_the_checker_catches_external_references():
-    page = render_html({"status": "passed", "source": {"path": '<script src="https://x.test/a.js"></script>'},
-                        "parity": {"passed": True, "outputs": {"<img src=//x.test/p.png>": {"passed": True}}}})
+    page = render_html(
+        {
+            "status": "passed",
+            "source": {"path": '<script src="https://x.test/a.js"></script>'},
+            "parity": {"passed": True, "outputs": {"<img src=//x.test/p.png>": {"passed": True}}},
+        }
+    )
     assert external_references(page) == [] and "&lt;script" in page
     assert external_references('<img src="//cdn.test/x.png">') and external_references('<a href="https://x.test">')
     assert external_references('<style>@import url("https://fonts.test/a.css")</style>')

@@ -11,17 +11,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_import_contracts_hold():
     lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 2 kept, 0 broken" in result.stdout, result.stdout
 
 
 def test_core_imports_without_torch_or_qt():
     """`import heimdall_studio.core.*` must stay cheap: no torch, onnxruntime, mlflow or Qt."""
-    code = ("import sys, heimdall_studio.core.specs, heimdall_studio.core.events, "
-            "heimdall_studio.engine.pipeline, heimdall_studio.cli.main;"
-            "heavy = [m for m in ('torch', 'onnxruntime', 'mlflow', 'PySide6', 'onnx') if m in sys.modules];"
-            "print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys, heimdall_studio.core.specs, heimdall_studio.core.events, "
+        "heimdall_studio.engine.pipeline, heimdall_studio.cli.main;"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'mlflow', 'PySide6', 'onnx') if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

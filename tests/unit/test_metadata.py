@@ -43,14 +43,19 @@ def test_metadata_of_an_export(tiny_export):
 
 
 def test_external_data_parts_are_hashed_too(tmp_path, tiny_model):
-    _, export = run_step(export_step(tiny_model, tmp_path, ExportOptions(exporter="torchscript"), CancelToken(),
-                                     external_data_threshold=0))
+    _, export = run_step(
+        export_step(
+            tiny_model, tmp_path, ExportOptions(exporter="torchscript"), CancelToken(), external_data_threshold=0
+        )
+    )
     onnx_path, data_path = Path(export.onnx_path), Path(export.data_path)
     assert onnx_file_parts(onnx_path) == [onnx_path, data_path]
     onnx_only = LoadedModel(kind=ONNX, source=str(onnx_path), inputs=tiny_model.inputs, onnx_path=onnx_path)
     events, result = run_step(metadata_step(onnx_path, onnx_only, None, CancelToken()))
     assert [(f["name"], f["sha256"]) for f in result.files] == [
-        ("tiny.onnx", _sha256(onnx_path)), ("tiny.onnx.data", _sha256(data_path))]
+        ("tiny.onnx", _sha256(onnx_path)),
+        ("tiny.onnx.data", _sha256(data_path)),
+    ]
     assert result.total_size_bytes == onnx_path.stat().st_size + data_path.stat().st_size
     assert result.parameters == sum(p.numel() for p in tiny_model.module.parameters())
     assert result.parameters_from == "onnx_initializers" and result.export is None
@@ -67,8 +72,9 @@ def test_known_sha256_reuses_the_metadata_hash_only_while_the_file_is_unchanged(
     path = tmp_path / "m.onnx"
     path.write_bytes(b"first")
     stat = path.stat()
-    recorded = {"files": [{"path": str(path), "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                           "sha256": "f" * 64}]}
+    recorded = {
+        "files": [{"path": str(path), "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": "f" * 64}]
+    }
     # Unchanged since the metadata step: its hash is taken as is (the file is not read again).
     assert known_sha256(path, recorded) == "f" * 64
     path.write_bytes(b"other")  # same size, new content...

@@ -12,11 +12,24 @@ from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.integrations.mlflow_sources import check_mlflow_uri
 
 
-@pytest.mark.parametrize("uri", [
-    "runs:/0a1b/../../secret.pt", "runs:/0a1b/checkpoints/../../../x.pt", "runs://etc/passwd", "runs:/0a1b//x.pt",
-    "runs:/0a1b/a/%2e%2e/%2E%2E/x.pt", "runs:/0a1b/a\\..\\x.pt", "runs:/0a1b/./x.pt", "runs:/", "models:/m/../x",
-    "models:/m/1/../../x", "models:/../m/1", "models:/m", "models://m/1",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "runs:/0a1b/../../secret.pt",
+        "runs:/0a1b/checkpoints/../../../x.pt",
+        "runs://etc/passwd",
+        "runs:/0a1b//x.pt",
+        "runs:/0a1b/a/%2e%2e/%2E%2E/x.pt",
+        "runs:/0a1b/a\\..\\x.pt",
+        "runs:/0a1b/./x.pt",
+        "runs:/",
+        "models:/m/../x",
+        "models:/m/1/../../x",
+        "models:/../m/1",
+        "models:/m",
+        "models://m/1",
+    ],
+)
 def test_uri_that_could_leave_the_run_or_model_is_refused(uri):
     with pytest.raises(BadInputError) as info:
         check_mlflow_uri(uri)
@@ -24,8 +37,16 @@ def test_uri_that_could_leave_the_run_or_model_is_refused(uri):
     assert "runs:/RUN_ID" in info.value.hint
 
 
-@pytest.mark.parametrize("uri", ["runs:/0a1b/checkpoints/best.pt", "runs:/0a1b/model/", "models:/m/1",
-                                 "models:/m@staging", "models:/heimdall-localization-onnx/12"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "runs:/0a1b/checkpoints/best.pt",
+        "runs:/0a1b/model/",
+        "models:/m/1",
+        "models:/m@staging",
+        "models:/heimdall-localization-onnx/12",
+    ],
+)
 def test_ordinary_uris_pass(uri):
     check_mlflow_uri(uri)
 

@@ -49,8 +49,9 @@ def test_loading_leaves_sys_path_and_modules_as_they_were(tmp_path, monkeypatch)
     import onnxruntime
 
     monkeypatch.delitem(sys.modules, "onnxruntime")  # as in a fresh process: the user's module imports it first
-    checkpoint, marker = _project(tmp_path / "proj", "usermodel_a", extra="try:\n    import onnxruntime\n"
-                                                                         "except ImportError:\n    pass")
+    checkpoint, marker = _project(
+        tmp_path / "proj", "usermodel_a", extra="try:\n    import onnxruntime\nexcept ImportError:\n    pass"
+    )
     monkeypatch.chdir(checkpoint.parent)
     path_before = list(sys.path)
     loaded = load_source(checkpoint, SourceOptions(model_class="usermodel_a:Net", inputs=("x:batch,4:float32",)))
@@ -67,12 +68,32 @@ def test_loading_leaves_sys_path_and_modules_as_they_were(tmp_path, monkeypatch)
 @pytest.mark.parametrize("how", ["console script", "python -m"])
 def test_run_never_imports_a_stray_onnxruntime_from_the_working_directory(tmp_path, how):
     checkpoint, marker = _project(tmp_path / "proj", "usermodel_b")
-    command = ([str(Path(sys.executable).with_name("heimdall-studio"))] if how == "console script"
-               else [sys.executable, "-m", "heimdall_studio"])
-    result = subprocess.run([*command, "run", "net.pt", "--model-class", "usermodel_b:Net", "--input",
-                             "x:batch,4:float32", "--skip-bench", "--exporter", "torchscript", "--out", "out"],
-                            cwd=checkpoint.parent, capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    command = (
+        [str(Path(sys.executable).with_name("heimdall-studio"))]
+        if how == "console script"
+        else [sys.executable, "-m", "heimdall_studio"]
+    )
+    result = subprocess.run(
+        [
+            *command,
+            "run",
+            "net.pt",
+            "--model-class",
+            "usermodel_b:Net",
+            "--input",
+            "x:batch,4:float32",
+            "--skip-bench",
+            "--exporter",
+            "torchscript",
+            "--out",
+            "out",
+        ],
+        cwd=checkpoint.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert not marker.exists(), "validate imported the working directory's onnxruntime.py"
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -83,10 +104,13 @@ def test_engine_process_never_imports_a_stray_onnxruntime(tmp_path, monkeypatch)
 
     checkpoint, marker = _project(tmp_path / "proj", "usermodel_c")
     monkeypatch.chdir(checkpoint.parent)
-    request = PipelineRequest(source=str(checkpoint), out_dir=str(tmp_path / "out"),
-                              steps=("load", "export", "validate"), export=ExportOptions(exporter="torchscript"),
-                              source_options=SourceOptions(model_class="usermodel_c:Net",
-                                                           inputs=("x:batch,4:float32",)))
+    request = PipelineRequest(
+        source=str(checkpoint),
+        out_dir=str(tmp_path / "out"),
+        steps=("load", "export", "validate"),
+        export=ExportOptions(exporter="torchscript"),
+        source_options=SourceOptions(model_class="usermodel_c:Net", inputs=("x:batch,4:float32",)),
+    )
     with EngineClient(request) as client:
         events = list(client.events())
         assert client.wait(30) == 0, events[-1]

@@ -67,12 +67,15 @@ def test_uncertainty_bounds_are_constructor_arguments():
     assert torch.all(uncertainties >= 0.5) and torch.all(uncertainties <= 0.6)
 
 
-@pytest.mark.parametrize("size, c1, stage3, params", [
-    ("small", 96, 27, 49_667_556),
-    ("base", 128, 27, 87_844_356),
-    ("medium", 128, 27, 87_844_356),
-    ("large", 192, 27, 196_638_276),
-])
+@pytest.mark.parametrize(
+    "size, c1, stage3, params",
+    [
+        ("small", 96, 27, 49_667_556),
+        ("base", 128, 27, 87_844_356),
+        ("medium", 128, 27, 87_844_356),
+        ("large", 192, 27, 196_638_276),
+    ],
+)
 def test_larger_sizes_build_on_the_meta_device(size, c1, stage3, params):
     with torch.device("meta"):
         model = LocalizationNet(size)

@@ -51,9 +51,14 @@ SOURCES = {
 
 
 def _run(source, options, out, exporter):
-    request = PipelineRequest(source=str(source), out_dir=str(out), steps=(ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.PARITY),
-                              source_options=options, export=ExportOptions(exporter=exporter),
-                              parity=ParityOptions(batches=2, batch_size=3))
+    request = PipelineRequest(
+        source=str(source),
+        out_dir=str(out),
+        steps=(ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.PARITY),
+        source_options=options,
+        export=ExportOptions(exporter=exporter),
+        parity=ParityOptions(batches=2, batch_size=3),
+    )
     events = list(run_pipeline(request))
     return events[-1], [e for e in events if isinstance(e, ev.StepFailed)]
 
@@ -84,9 +89,12 @@ def test_flatten_outputs_names_keys_paths_and_positions():
 
 def test_output_names_given_for_nested_outputs_must_count_the_leaves(tmp_path):
     source, options = _checkpoint(tmp_path)
-    request = PipelineRequest(source=str(source), out_dir=str(tmp_path / "out"), steps=(ev.LOAD,),
-                              source_options=SourceOptions(model_class=options.model_class, inputs=INPUT,
-                                                           output_names=("logits", "aux")))
+    request = PipelineRequest(
+        source=str(source),
+        out_dir=str(tmp_path / "out"),
+        steps=(ev.LOAD,),
+        source_options=SourceOptions(model_class=options.model_class, inputs=INPUT, output_names=("logits", "aux")),
+    )
     finished = list(run_pipeline(request))[-1]
     assert finished.exit_code == 2
     message = finished.report["errors"][0]["message"]

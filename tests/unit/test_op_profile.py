@@ -15,8 +15,11 @@ def test_profile_gives_node_and_op_type_shares_and_placement(tiny_export):
     import onnx
 
     model, export = tiny_export
-    _, result = run_step(op_profile_step(export.onnx_path, model.inputs, OpProfileOptions(runs=5),
-                                         BenchmarkOptions(devices=("cpu",)), CancelToken()))
+    _, result = run_step(
+        op_profile_step(
+            export.onnx_path, model.inputs, OpProfileOptions(runs=5), BenchmarkOptions(devices=("cpu",)), CancelToken()
+        )
+    )
     data = result.to_dict()
     assert data["device"] == "cpu" and data["runs"] == 5 and data["cpu_fallback"] == []
     assert data["placement"] == {CPU: len(data["nodes"])} and data["nodes"]
@@ -30,20 +33,23 @@ def test_profile_gives_node_and_op_type_shares_and_placement(tiny_export):
 
 
 def test_profiling_runs_after_the_benchmark_not_inside_it(tiny_model, tmp_path):
+    import torch
+
     from heimdall_studio.core.specs import SourceOptions
     from heimdall_studio.engine.pipeline import run_pipeline
     from heimdall_studio.engine.request import PipelineRequest
 
-    import torch
-
     source = tmp_path / "two_head.pt"
     torch.save(tiny_model.module.state_dict(), source)
     request = PipelineRequest(
-        source=str(source), out_dir=str(tmp_path / "out"),
+        source=str(source),
+        out_dir=str(tmp_path / "out"),
         steps=(ev.LOAD, ev.EXPORT, ev.VALIDATE, ev.BENCHMARK, ev.OP_PROFILE),
-        source_options=SourceOptions(model_class="tests.support.tiny_models:TwoHeadNet",
-                                     inputs=("x:batch,3,16,8:float32",)),
-        benchmark=BenchmarkOptions(warmup=1, iterations=5, devices=("cpu",), runtimes=("onnxruntime",)))
+        source_options=SourceOptions(
+            model_class="tests.support.tiny_models:TwoHeadNet", inputs=("x:batch,3,16,8:float32",)
+        ),
+        benchmark=BenchmarkOptions(warmup=1, iterations=5, devices=("cpu",), runtimes=("onnxruntime",)),
+    )
     events = list(run_pipeline(request))
     order = [(type(e).__name__, getattr(e, "step", "")) for e in events]
     bench_done = order.index(("StepFinished", ev.BENCHMARK))
@@ -59,8 +65,11 @@ def test_nodes_on_the_cpu_in_a_cuda_session_are_named_loudly(tiny_export):
     from heimdall_studio.core.op_profile import cpu_fallback
 
     model, export = tiny_export
-    _, result = run_step(op_profile_step(export.onnx_path, model.inputs, OpProfileOptions(runs=1),
-                                         BenchmarkOptions(devices=("cpu",)), CancelToken()))
+    _, result = run_step(
+        op_profile_step(
+            export.onnx_path, model.inputs, OpProfileOptions(runs=1), BenchmarkOptions(devices=("cpu",)), CancelToken()
+        )
+    )
     assert cpu_fallback(result) is None and result.cpu_fallback == []  # a CPU session has nothing to fall back from
     result.device = "cuda"
     warning = cpu_fallback(result)

@@ -65,7 +65,14 @@ def test_a_matching_model_needs_no_more_than_the_noise(tiny_export):
 
     model, export = tiny_export
     reference = TorchRunner(tiny_two_head_model().module, ["x"], model.output_names)
-    result = run_step(parity_step(reference, OrtRunner(export.onnx_path), model.inputs,
-                                  dataclasses.replace(ParityOptions(), batches=1), CancelToken()))[1]
+    result = run_step(
+        parity_step(
+            reference,
+            OrtRunner(export.onnx_path),
+            model.inputs,
+            dataclasses.replace(ParityOptions(), batches=1),
+            CancelToken(),
+        )
+    )[1]
     for summary in result.outputs.values():
         assert summary["advice"]["atol"] <= summary["max_abs"] < 1e-5

@@ -63,6 +63,7 @@ def _noise(seed=1, scale=3e-4):
     def perturb(y, call):
         rng = np.random.default_rng(seed + call)
         return (y + rng.normal(0, scale, y.shape)).astype(np.float32)
+
     return perturb
 
 
@@ -80,6 +81,7 @@ def test_histogram_counts_sum_to_the_compared_elements():
         noisy = _noise()(y, call)
         noisy.ravel()[::2] = y.ravel()[::2]
         return noisy
+
     reference, candidate, out = _run(every_other)
     hist = out["histogram"]
     assert out["elements"] == (4 * 3 + 1) * 30
@@ -112,6 +114,7 @@ def test_an_error_of_exactly_the_allowed_amount_passes():
 
     def exactly_atol(y, call):
         return y + np.float32(0.5)  # tanh·3 + 0.5 is exact in float32 for |y| < 3: |err| = atol exactly
+
     reference, candidate, out = _run(exactly_atol, batches=1, batch_size=2, tol=tol)
     pairs = zip(reference.outputs, candidate.outputs, strict=True)
     diffs = np.concatenate([np.abs(c.astype(np.float64) - r) for r, c in pairs])
@@ -130,16 +133,19 @@ def test_the_worst_elements_are_the_worst_over_all_batches():
             y[0, 0, 4] -= 0.25
             y[3, 5, 0] += 0.125
         return _noise()(y, call)
+
     reference, candidate, out = _run(planted)
     worst = out["worst"]
     assert len(worst) == WORST_KEPT
     # the planted errors lead (in the order of |err| / allowed, which the next check verifies)
     assert sorted((w["batch"], w["index"]) for w in worst[:3]) == [(1, [0, 0, 4]), (1, [2, 3, 1]), (1, [3, 5, 0])]
-    assert [w["abs_err"] / w["allowed"] for w in worst] == sorted((w["abs_err"] / w["allowed"] for w in worst),
-                                                                   reverse=True)
+    assert [w["abs_err"] / w["allowed"] for w in worst] == sorted(
+        (w["abs_err"] / w["allowed"] for w in worst), reverse=True
+    )
     ratios = _ratios(reference, candidate)
-    everything = sorted(((float(r[i]), b, list(i)) for b, r in enumerate(ratios) for i in np.ndindex(r.shape)),
-                        reverse=True)[:WORST_KEPT]
+    everything = sorted(
+        ((float(r[i]), b, list(i)) for b, r in enumerate(ratios) for i in np.ndindex(r.shape)), reverse=True
+    )[:WORST_KEPT]
     assert [(b, i) for _, b, i in everything] == [(w["batch"], w["index"]) for w in worst]
     for w in worst:
         ref = reference.outputs[w["batch"]][tuple(w["index"])]
@@ -156,6 +162,7 @@ def test_non_finite_elements_are_left_out_and_indices_stay_true():
             y[0, 0, 0] = np.nan  # not compared (reported as NaN instead)
             y[1, 2, 3] += 1.0
         return y
+
     _, _, out = _run(nan_and_error, batches=1, batch_size=2)
     assert out["nan_candidate"] == 1 and out["elements"] == 3 * 30 - 1
     assert sum(out["histogram"]["abs_counts"]) == out["elements"] - out["histogram"]["exact"] == 1  # the one error

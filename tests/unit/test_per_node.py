@@ -28,8 +28,9 @@ def perturbed_model():
 
 
 def per_node(model, onnx_path, **options):
-    return run_step(per_node_step(model.module, onnx_path, model.inputs, PerNodeOptions(**options),
-                                  ParityOptions(), CancelToken()))
+    return run_step(
+        per_node_step(model.module, onnx_path, model.inputs, PerNodeOptions(**options), ParityOptions(), CancelToken())
+    )
 
 
 @pytest.mark.parametrize("fixture", ["tiny_export", "tiny_export_dynamo"])
@@ -93,8 +94,20 @@ def test_onnx_source_against_a_reference_through_the_cli(exporter, request, tmp_
     report = tmp_path / "report.json"
     # Loose output tolerances: the outputs pass while a node diverges, and the report says so.
     loose = ("--atol", "100", "--mean-atol", "100") if exporter == "dynamo" else ()
-    result = cli("run", str(export.onnx_path), "--reference", str(reference), *TINY_ARGS, "--per-node",
-                 "--skip-bench", "--batches", "1", "--report", str(report), *loose)
+    result = cli(
+        "run",
+        str(export.onnx_path),
+        "--reference",
+        str(reference),
+        *TINY_ARGS,
+        "--per-node",
+        "--skip-bench",
+        "--batches",
+        "1",
+        "--report",
+        str(report),
+        *loose,
+    )
     per_node_section = json.loads(report.read_text())["per_node"]
     assert per_node_section["first_divergence"]["module"] == PERTURBED, result.stdout + result.stderr
     assert f"First divergence (node rtol 0.001): module {PERTURBED}" in result.stdout
@@ -122,6 +135,11 @@ def test_inspection_options_survive_the_trip_to_the_engine_process():
     from heimdall_studio.core.specs import OpProfileOptions
     from heimdall_studio.engine.request import PipelineRequest
 
-    request = PipelineRequest(source="m.onnx", steps=("load", "per_node", "op_profile"), html_path="r.html",
-                              per_node=PerNodeOptions(rtol=0.01, chunk_size=4), op_profile=OpProfileOptions(runs=3))
+    request = PipelineRequest(
+        source="m.onnx",
+        steps=("load", "per_node", "op_profile"),
+        html_path="r.html",
+        per_node=PerNodeOptions(rtol=0.01, chunk_size=4),
+        op_profile=OpProfileOptions(runs=3),
+    )
     assert PipelineRequest.from_json(request.to_json()) == request

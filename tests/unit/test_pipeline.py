@@ -13,8 +13,11 @@ from heimdall_studio.engine.pipeline import run_pipeline
 from heimdall_studio.engine.request import PipelineRequest
 from tests.support.tiny_models import TwoHeadNet
 
-TINY = SourceOptions(model_class="tests.support.tiny_models:TwoHeadNet", inputs=("x:batch,3,16,8:float32",),
-                     output_names=("positions", "uncertainties"))
+TINY = SourceOptions(
+    model_class="tests.support.tiny_models:TwoHeadNet",
+    inputs=("x:batch,3,16,8:float32",),
+    output_names=("positions", "uncertainties"),
+)
 QUICK_BENCH = BenchmarkOptions(warmup=1, iterations=5, batch_sizes=(1, 2))
 
 
@@ -34,10 +37,15 @@ def _run(request: PipelineRequest) -> tuple[list[ev.Event], ev.PipelineFinished]
 
 def test_report_has_the_documented_sections(tmp_path):
     report_file = tmp_path / "r.json"
-    request = PipelineRequest(source=str(_checkpoint(tmp_path, 0)), out_dir=str(tmp_path / "out"),
-                              source_options=TINY, export=ExportOptions(exporter="dynamo"),
-                              parity=ParityOptions(batches=2, batch_size=4), benchmark=QUICK_BENCH,
-                              report_path=str(report_file))
+    request = PipelineRequest(
+        source=str(_checkpoint(tmp_path, 0)),
+        out_dir=str(tmp_path / "out"),
+        source_options=TINY,
+        export=ExportOptions(exporter="dynamo"),
+        parity=ParityOptions(batches=2, batch_size=4),
+        benchmark=QUICK_BENCH,
+        report_path=str(report_file),
+    )
     _, finished = _run(request)
     assert finished.exit_code == 0, finished.report.get("errors")
     report = json.loads(report_file.read_text())  # strict JSON on disk
@@ -57,7 +65,11 @@ def test_report_has_the_documented_sections(tmp_path):
         assert {"max_abs", "mean_abs", "max_rel", "p99_abs", "passed"} <= set(row)
     cpu = [e for e in report["latency"] if e["device"] == "cpu"]
     assert {(e["runtime"], e["batch_size"]) for e in cpu} == {
-        ("pytorch", 1), ("pytorch", 2), ("onnxruntime", 1), ("onnxruntime", 2)}
+        ("pytorch", 1),
+        ("pytorch", 2),
+        ("onnxruntime", 1),
+        ("onnxruntime", 2),
+    }
     for e in cpu:
         assert e["p50_ms"] > 0 and e["p99_ms"] >= e["p50_ms"] and e["throughput_per_s"] > 0
         assert e["iterations"] == 5
@@ -72,15 +84,25 @@ def test_report_has_the_documented_sections(tmp_path):
 
 def test_parity_failure_is_a_gate_failure_with_exit_code_1(tmp_path):
     exported = tmp_path / "out"
-    _, first = _run(PipelineRequest(source=str(_checkpoint(tmp_path, 0)), out_dir=str(exported),
-                                    source_options=TINY, steps=("load", "export"),
-                                    export=ExportOptions(exporter="torchscript")))
+    _, first = _run(
+        PipelineRequest(
+            source=str(_checkpoint(tmp_path, 0)),
+            out_dir=str(exported),
+            source_options=TINY,
+            steps=("load", "export"),
+            export=ExportOptions(exporter="torchscript"),
+        )
+    )
     onnx_path = first.report["onnx"]["path"]
     # The same architecture with other weights as the reference: outputs must differ.
-    request = PipelineRequest(source=onnx_path, reference=str(_checkpoint(tmp_path, 1)),
-                              source_options=TINY, out_dir=str(exported),
-                              steps=("load", "export", "validate", "parity", "metadata"),
-                              parity=ParityOptions(batches=1, batch_size=4))
+    request = PipelineRequest(
+        source=onnx_path,
+        reference=str(_checkpoint(tmp_path, 1)),
+        source_options=TINY,
+        out_dir=str(exported),
+        steps=("load", "export", "validate", "parity", "metadata"),
+        parity=ParityOptions(batches=1, batch_size=4),
+    )
     seen, finished = _run(request)
     assert any(isinstance(e, ev.StepSkipped) and e.step == "export" for e in seen)
     assert (finished.status, finished.exit_code) == ("gate_failed", 1)
@@ -89,12 +111,22 @@ def test_parity_failure_is_a_gate_failure_with_exit_code_1(tmp_path):
 
 
 def test_onnx_source_without_reference_skips_parity_but_benchmarks_ort(tmp_path):
-    _, first = _run(PipelineRequest(source=str(_checkpoint(tmp_path, 0)), out_dir=str(tmp_path / "out"),
-                                    source_options=TINY, steps=("load", "export"),
-                                    export=ExportOptions(exporter="torchscript")))
-    seen, finished = _run(PipelineRequest(source=first.report["onnx"]["path"], out_dir=str(tmp_path / "out"),
-                                          benchmark=BenchmarkOptions(warmup=1, iterations=3, batch_sizes=(1,),
-                                                                     devices=("cpu",))))
+    _, first = _run(
+        PipelineRequest(
+            source=str(_checkpoint(tmp_path, 0)),
+            out_dir=str(tmp_path / "out"),
+            source_options=TINY,
+            steps=("load", "export"),
+            export=ExportOptions(exporter="torchscript"),
+        )
+    )
+    seen, finished = _run(
+        PipelineRequest(
+            source=first.report["onnx"]["path"],
+            out_dir=str(tmp_path / "out"),
+            benchmark=BenchmarkOptions(warmup=1, iterations=3, batch_sizes=(1,), devices=("cpu",)),
+        )
+    )
     skipped = {e.step: e.reason for e in seen if isinstance(e, ev.StepSkipped)}
     assert set(skipped) == {"export", "parity"}
     assert finished.exit_code == 0
@@ -113,13 +145,22 @@ def test_unknown_step_is_bad_input(tmp_path):
 
 def test_a_run_on_the_exported_file_keeps_the_earlier_report(tmp_path):
     """The app pushes with source=<the .onnx> and prior_report=<the full run's report>."""
-    _, first = _run(PipelineRequest(source=str(_checkpoint(tmp_path, 0)), out_dir=str(tmp_path / "out"),
-                                    source_options=TINY, steps=("load", "export", "validate", "parity"),
-                                    export=ExportOptions(exporter="torchscript"),
-                                    parity=ParityOptions(batches=1, batch_size=2)))
+    _, first = _run(
+        PipelineRequest(
+            source=str(_checkpoint(tmp_path, 0)),
+            out_dir=str(tmp_path / "out"),
+            source_options=TINY,
+            steps=("load", "export", "validate", "parity"),
+            export=ExportOptions(exporter="torchscript"),
+            parity=ParityOptions(batches=1, batch_size=2),
+        )
+    )
     onnx_path = first.report["onnx"]["path"]
-    _, later = _run(PipelineRequest(source=onnx_path, out_dir=str(tmp_path / "out"), steps=("load", "validate"),
-                                    prior_report=first.report))
+    _, later = _run(
+        PipelineRequest(
+            source=onnx_path, out_dir=str(tmp_path / "out"), steps=("load", "validate"), prior_report=first.report
+        )
+    )
     assert later.exit_code == 0
     assert later.report["source"]["path"].endswith("two_head_0.pt")
     assert later.report["onnx_source"]["path"] == onnx_path

@@ -36,11 +36,24 @@ def test_a_display_qt_cannot_use_is_reported_not_fatal(monkeypatch):
 
 
 def test_demo_falls_back_to_the_headless_pipeline_when_qt_cannot_open_the_display(tmp_path):
-    env = dict(os.environ, DISPLAY=":97", QT_QPA_PLATFORM="xcb", HEIMDALL_DATA_DIR=str(tmp_path / "data"),
-               HEIMDALL_CONFIG_DIR=str(tmp_path / "config"), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        DISPLAY=":97",
+        QT_QPA_PLATFORM="xcb",
+        HEIMDALL_DATA_DIR=str(tmp_path / "data"),
+        HEIMDALL_CONFIG_DIR=str(tmp_path / "config"),
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("WAYLAND_DISPLAY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "heimdall_studio", "demo"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heimdall_studio", "demo"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     seen = []
     try:
         deadline = time.monotonic() + 240

@@ -39,8 +39,9 @@ class WritesAMarker:
 def clean_pt2(tmp_path_factory) -> Path:
     """TwoHeadNet exported with a dynamic batch (so the program holds symbolic expressions)."""
     torch.manual_seed(0)
-    program = torch.export.export(TwoHeadNet().eval(), (torch.zeros(2, 3, 16, 8),),
-                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+    program = torch.export.export(
+        TwoHeadNet().eval(), (torch.zeros(2, 3, 16, 8),), dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
     path = tmp_path_factory.mktemp("pt2") / "clean.pt2"
     torch.export.save(program, str(path))
     return path
@@ -69,7 +70,9 @@ def _torch_saved(obj) -> bytes:
 def hostile_sample_inputs(clean: Path, tmp_path: Path, marker: Path) -> Path:
     def edit(entries):
         entries[_entry(entries, "data/sample_inputs/model.pt")] = _torch_saved(
-            ((torch.zeros(2, 3, 16, 8),), {"note": WritesAMarker(marker)}))
+            ((torch.zeros(2, 3, 16, 8),), {"note": WritesAMarker(marker)})
+        )
+
     return _rewrite(clean, tmp_path / "inputs.pt2", edit)
 
 
@@ -81,17 +84,26 @@ def hostile_pickled_weight(clean: Path, tmp_path: Path, marker: Path) -> Path:
         meta["use_pickle"] = True
         entries[config_name] = json.dumps(config).encode()
         entries[config_name.replace("model_weights_config.json", meta["path_name"])] = _torch_saved(
-            WritesAMarker(marker))
+            WritesAMarker(marker)
+        )
+
     return _rewrite(clean, tmp_path / "weight.pt2", edit)
 
 
 def hostile_opaque_constant(clean: Path, tmp_path: Path, marker: Path) -> Path:
     def edit(entries):
         config_name = _entry(entries, "data/constants/model_constants_config.json")
-        entries[config_name] = json.dumps({"config": {"evil": {"path_name": "opaque_obj_0", "is_param": False,
-                                                               "use_pickle": True, "tensor_meta": None}}}).encode()
+        entries[config_name] = json.dumps(
+            {
+                "config": {
+                    "evil": {"path_name": "opaque_obj_0", "is_param": False, "use_pickle": True, "tensor_meta": None}
+                }
+            }
+        ).encode()
         entries[config_name.replace("model_constants_config.json", "opaque_obj_0")] = pickle.dumps(
-            WritesAMarker(marker))
+            WritesAMarker(marker)
+        )
+
     return _rewrite(clean, tmp_path / "opaque.pt2", edit)
 
 
@@ -103,11 +115,16 @@ def hostile_shape_expression(clean: Path, tmp_path: Path, marker: Path) -> Path:
         assert symbol in text, "the program's symbolic batch dim is where the payload goes"
         payload = f"__import__('builtins').open({str(marker)!r}, 'w').write('ran') + {symbol}"
         entries[name] = text.replace(json.dumps(symbol), json.dumps(payload), 1).encode()
+
     return _rewrite(clean, tmp_path / "shape.pt2", edit)
 
 
-HOSTILE = {"sample inputs": hostile_sample_inputs, "pickled weight": hostile_pickled_weight,
-           "opaque constant": hostile_opaque_constant, "shape expression": hostile_shape_expression}
+HOSTILE = {
+    "sample inputs": hostile_sample_inputs,
+    "pickled weight": hostile_pickled_weight,
+    "opaque constant": hostile_opaque_constant,
+    "shape expression": hostile_shape_expression,
+}
 
 
 @pytest.mark.parametrize("part", list(HOSTILE))
@@ -145,9 +162,14 @@ def test_clean_pt2_with_symbolic_shapes_still_loads(clean_pt2):
 def test_cli_refuses_hostile_pt2_with_exit_2_and_no_log_noise(clean_pt2, tmp_path):
     marker = tmp_path / "marker.txt"
     path = hostile_sample_inputs(clean_pt2, tmp_path, marker)
-    result = subprocess.run([sys.executable, "-m", "heimdall_studio", "run", str(path), "--out", str(tmp_path / "out"),
-                             "--skip-bench"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200"))
+    result = subprocess.run(
+        [sys.executable, "-m", "heimdall_studio", "run", str(path), "--out", str(tmp_path / "out"), "--skip-bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200"),
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert not marker.exists()
     assert "--trust" in result.stderr
@@ -161,6 +183,7 @@ def test_torchscript_archive_with_a_pickle_payload_runs_no_code(tmp_path):
 
     def edit(entries):
         entries[_entry(entries, "/data.pkl")] = pickle.dumps(WritesAMarker(marker), protocol=2)
+
     path = _rewrite(clean, tmp_path / "hostile_scripted.pt", edit)
     with pytest.raises(BadInputError):
         load_source(path, SourceOptions(inputs=("x:batch,3,16,8:float32",)))
@@ -176,8 +199,11 @@ class SlicesByShape(torch.nn.Module):
 def test_pt2_with_derived_symbolic_shapes_loads_without_trust(tmp_path):
     from heimdall_studio.core.sources_pt2 import load_exported_program
 
-    program = torch.export.export(SlicesByShape(), (torch.zeros(4, 3), torch.zeros(6, 3)),
-                                  dynamic_shapes=({0: torch.export.Dim("a", min=2)}, {0: torch.export.Dim("b")}))
+    program = torch.export.export(
+        SlicesByShape(),
+        (torch.zeros(4, 3), torch.zeros(6, 3)),
+        dynamic_shapes=({0: torch.export.Dim("a", min=2)}, {0: torch.export.Dim("b")}),
+    )
     path = tmp_path / "derived.pt2"
     torch.export.save(program, str(path))
     with zipfile.ZipFile(path) as archive:
@@ -187,15 +213,21 @@ def test_pt2_with_derived_symbolic_shapes_loads_without_trust(tmp_path):
     assert loaded.module()(torch.ones(4, 3), torch.ones(6, 3)).shape == (9,)
 
 
-@pytest.mark.parametrize("expression, safe", [
-    ("Piecewise(ExprCondPair(Integer(1), Equality(Symbol('s0', integer=True), Integer(1))), "
-     "ExprCondPair(Symbol('s0', integer=True), true))", True),
-    ("Mul(Float('1.5', precision=53), Max(Integer(2), Symbol('s0')))", True),
-    ("(exec)('x=1')", False),
-    ("Symbol('x').evalf()", False),
-    ("open('x')", False),
-    ("[1][0]", False),
-])
+@pytest.mark.parametrize(
+    "expression, safe",
+    [
+        (
+            "Piecewise(ExprCondPair(Integer(1), Equality(Symbol('s0', integer=True), Integer(1))), "
+            "ExprCondPair(Symbol('s0', integer=True), true))",
+            True,
+        ),
+        ("Mul(Float('1.5', precision=53), Max(Integer(2), Symbol('s0')))", True),
+        ("(exec)('x=1')", False),
+        ("Symbol('x').evalf()", False),
+        ("open('x')", False),
+        ("[1][0]", False),
+    ],
+)
 def test_shape_expression_check(expression, safe):
     from heimdall_studio.core.sources_pt2 import _unsafe_expression
 

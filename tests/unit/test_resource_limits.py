@@ -19,8 +19,14 @@ from heimdall_studio.engine.request import PipelineRequest
 from tests.support.cli_run import assert_bad_input, cli
 from tests.support.tiny_models import TwoHeadNet
 
-TINY = ["--model-class", "tests.support.tiny_models:TwoHeadNet", "--output-name", "positions",
-        "--output-name", "uncertainties"]
+TINY = [
+    "--model-class",
+    "tests.support.tiny_models:TwoHeadNet",
+    "--output-name",
+    "positions",
+    "--output-name",
+    "uncertainties",
+]
 QUICK = ["--bench-iterations", "2", "--bench-warmup", "0", "--devices", "cpu"]
 
 
@@ -32,22 +38,47 @@ def tiny_checkpoint(tmp_path) -> Path:
 
 
 def test_absurd_input_shape_is_refused_before_allocating(tmp_path, tiny_checkpoint):
-    result = cli("run", str(tiny_checkpoint), "--out", str(tmp_path / "out"), *TINY,
-                 "--input", "x:100000,100000,100000:float32")
+    result = cli(
+        "run", str(tiny_checkpoint), "--out", str(tmp_path / "out"), *TINY, "--input", "x:100000,100000,100000:float32"
+    )
     assert_bad_input(result, "4.0 PB of memory", "x (100000, 100000, 100000) float32", "available")
 
 
 def test_absurd_benchmark_batch_size_is_refused_before_allocating(tmp_path, tiny_checkpoint):
-    result = cli("bench", str(tiny_checkpoint), "--out", str(tmp_path / "out"), *TINY, *QUICK,
-                 "--input", "x:batch,3,16,8:float32", "--exporter", "torchscript",
-                 "--bench-batch-sizes", "1,100000000")
-    assert_bad_input(result, "The inputs for the benchmark", "batch size 1,100000000", "GB of memory",
-                     "--bench-batch-sizes")
+    result = cli(
+        "bench",
+        str(tiny_checkpoint),
+        "--out",
+        str(tmp_path / "out"),
+        *TINY,
+        *QUICK,
+        "--input",
+        "x:batch,3,16,8:float32",
+        "--exporter",
+        "torchscript",
+        "--bench-batch-sizes",
+        "1,100000000",
+    )
+    assert_bad_input(
+        result, "The inputs for the benchmark", "batch size 1,100000000", "GB of memory", "--bench-batch-sizes"
+    )
 
 
 def test_absurd_parity_batch_size_is_refused_before_allocating(tmp_path, tiny_checkpoint):
-    result = cli("run", str(tiny_checkpoint), "--out", str(tmp_path / "out"), *TINY, "--skip-bench",
-                 "--input", "x:batch,3,16,8:float32", "--exporter", "torchscript", "--batch-size", "100000000")
+    result = cli(
+        "run",
+        str(tiny_checkpoint),
+        "--out",
+        str(tmp_path / "out"),
+        *TINY,
+        "--skip-bench",
+        "--input",
+        "x:batch,3,16,8:float32",
+        "--exporter",
+        "torchscript",
+        "--batch-size",
+        "100000000",
+    )
     assert_bad_input(result, "The inputs for one batch", "GB of memory")
 
 
@@ -58,8 +89,11 @@ def _onnx_with_a_huge_tensor(path: Path) -> Path:
     shape = helper.make_tensor("shape", TensorProto.INT64, [3], [100000, 100000, 100000])
     graph = helper.make_graph(
         [helper.make_node("ConstantOfShape", ["shape"], ["zeros"]), helper.make_node("Add", ["x", "zeros"], ["y"])],
-        "huge", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [100000, 100000, 100000])], [shape])
+        "huge",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [100000, 100000, 100000])],
+        [shape],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     return path
 
@@ -82,10 +116,12 @@ def test_allocation_failure_inside_torch_is_bad_input(tmp_path):
     path = tmp_path / "allocates.pt"
     torch.jit.save(torch.jit.script(AllocatesPerBatch()), str(path))
     request = PipelineRequest(
-        source=str(path), out_dir=str(tmp_path / "out"), steps=(ev.LOAD, ev.BENCHMARK),
+        source=str(path),
+        out_dir=str(tmp_path / "out"),
+        steps=(ev.LOAD, ev.BENCHMARK),
         source_options=SourceOptions(inputs=("x:batch,4:float32",)),
-        benchmark=BenchmarkOptions(warmup=0, iterations=1, batch_sizes=(2,), devices=("cpu",),
-                                   runtimes=("pytorch",)))
+        benchmark=BenchmarkOptions(warmup=0, iterations=1, batch_sizes=(2,), devices=("cpu",), runtimes=("pytorch",)),
+    )
     events = list(run_pipeline(request))
     finished = events[-1]
     failed = [e for e in events if isinstance(e, ev.StepFailed)]
@@ -97,9 +133,20 @@ def test_allocation_failure_inside_torch_is_bad_input(tmp_path):
 def test_unwritable_report_path_says_why(tmp_path, tiny_checkpoint):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = cli("run", str(tiny_checkpoint), "--out", str(tmp_path / "out"), *TINY, "--skip-bench",
-                 "--input", "x:batch,3,16,8:float32", "--exporter", "torchscript",
-                 "--report", str(blocker / "report.json"))
+    result = cli(
+        "run",
+        str(tiny_checkpoint),
+        "--out",
+        str(tmp_path / "out"),
+        *TINY,
+        "--skip-bench",
+        "--input",
+        "x:batch,3,16,8:float32",
+        "--exporter",
+        "torchscript",
+        "--report",
+        str(blocker / "report.json"),
+    )
     assert_bad_input(result, f"Could not write the report to {blocker / 'report.json'}: ", "--report")
 
 
@@ -110,9 +157,11 @@ def test_a_full_disk_is_named_as_such(tmp_path, tiny_checkpoint, exporter):
     assert unshare, "util-linux's unshare is needed for this test"
     disk = tmp_path / "disk"
     disk.mkdir()
-    command = (f"mount -t tmpfs -o size=4k tmpfs {disk} && exec {sys.executable} -m heimdall_studio run "
-               f"{tiny_checkpoint} --out {disk / 'out'} --input x:batch,3,16,8:float32 --exporter {exporter} "
-               f"--skip-bench " + " ".join(TINY))
+    command = (
+        f"mount -t tmpfs -o size=4k tmpfs {disk} && exec {sys.executable} -m heimdall_studio run "
+        f"{tiny_checkpoint} --out {disk / 'out'} --input x:batch,3,16,8:float32 --exporter {exporter} "
+        f"--skip-bench " + " ".join(TINY)
+    )
     result = cli(prefix=(unshare, "--user", "--map-root-user", "--mount", "sh", "-c", command))
     assert_bad_input(result, "The disk is full (no space left on device)", "Free some space")
     assert "Try the" not in result.stderr  # not blamed on the exporter
@@ -156,6 +205,7 @@ def test_legacy_checkpoint_of_honest_size_still_loads(tmp_path):
 
     path = tmp_path / "legacy_ok.pt"
     torch.save(TwoHeadNet().state_dict(), path, _use_new_zipfile_serialization=False)
-    loaded = load_source(path, SourceOptions(model_class="tests.support.tiny_models:TwoHeadNet",
-                                             inputs=("x:batch,3,16,8:float32",)))
+    loaded = load_source(
+        path, SourceOptions(model_class="tests.support.tiny_models:TwoHeadNet", inputs=("x:batch,3,16,8:float32",))
+    )
     assert loaded.parameters == sum(p.numel() for p in TwoHeadNet().parameters())

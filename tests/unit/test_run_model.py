@@ -26,9 +26,11 @@ STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK)
 
 
 def test_the_run_model_imports_no_qt():
-    code = ("import sys, heimdall_studio.gui.run_model; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, heimdall_studio.gui.run_model; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -27,7 +27,10 @@ def test_torch_and_ort_runners_agree_and_time_each_call(tiny_export):
         assert reference.last_inference_ms > 0 and candidate.last_inference_ms > 0
         assert (reference.runtime, reference.device, reference.provider) == ("pytorch", "cpu", "torch")
         assert (candidate.runtime, candidate.device, candidate.provider) == (
-            "onnxruntime", "cpu", "CPUExecutionProvider")
+            "onnxruntime",
+            "cpu",
+            "CPUExecutionProvider",
+        )
         assert candidate.input_specs[0].shape == ("batch", 3, 16, 8)
     assert not reference.is_active and not candidate.is_active
 

@@ -85,9 +85,13 @@ def test_truncated_onnx(tmp_path):
     from onnx import TensorProto, helper
 
     weight = helper.make_tensor("w", TensorProto.FLOAT, [64, 64], [0.5] * 4096)
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 64])], [weight])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 64])],
+        [weight],
+    )
     data = helper.make_model(graph).SerializeToString()
     onnx.checker.check_model(onnx.load_from_string(data))
     path = tmp_path / "cut.onnx"
@@ -117,8 +121,7 @@ def test_many_missing_keys_are_counted_and_cut_to_ten(tmp_path):
 
 
 def test_shape_mismatches_show_both_shapes(two_head_state_dict):
-    error = bad_input(two_head_state_dict, model_class=TWO_HEAD, model_kwargs={"width": 4},
-                      inputs=TWO_HEAD_INPUT)
+    error = bad_input(two_head_state_dict, model_class=TWO_HEAD, model_kwargs={"width": 4}, inputs=TWO_HEAD_INPUT)
     assert "conv.weight: file (8, 3, 3, 3), model (4, 3, 3, 3)" in error.message
 
 
@@ -152,20 +155,22 @@ def test_unknown_architecture_without_model_class(two_head_state_dict):
     assert "conv.weight" in error.message and "--model-class" in error.hint
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("no_such_package.models:Net", "cannot import module 'no_such_package.models'"),
-    ("tests.support.tiny_models", "not of the form package.module:Class"),
-    ("tests.support.tiny_models:NoSuchNet", "has no attribute 'NoSuchNet'"),
-    ("tests.support.tiny_models:annotations", "is not a torch.nn.Module subclass"),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("no_such_package.models:Net", "cannot import module 'no_such_package.models'"),
+        ("tests.support.tiny_models", "not of the form package.module:Class"),
+        ("tests.support.tiny_models:NoSuchNet", "has no attribute 'NoSuchNet'"),
+        ("tests.support.tiny_models:annotations", "is not a torch.nn.Module subclass"),
+    ],
+)
 def test_model_class_that_cannot_be_used(two_head_state_dict, spec, expected):
     error = bad_input(two_head_state_dict, model_class=spec, inputs=TWO_HEAD_INPUT)
     assert expected in error.message
 
 
 def test_model_kwargs_the_class_rejects(two_head_state_dict):
-    error = bad_input(two_head_state_dict, model_class=TWO_HEAD, model_kwargs={"depth": 3},
-                      inputs=TWO_HEAD_INPUT)
+    error = bad_input(two_head_state_dict, model_class=TWO_HEAD, model_kwargs={"depth": 3}, inputs=TWO_HEAD_INPUT)
     assert "does not accept --model-kwargs {'depth': 3}" in error.message
     assert "depth" in error.message and "--model-kwargs" in error.hint
 
@@ -233,8 +238,9 @@ def test_model_kwargs_the_builtin_model_rejects(demo_checkpoint):
 
 def test_malformed_metadata_specs(tmp_path):
     path = tmp_path / "described.pt"
-    torch.save({"model_state_dict": TwoHeadNet().state_dict(), "heimdall": {"inputs": [{"shape": [1, 3, 16, 8]}]}},
-               path)
+    torch.save(
+        {"model_state_dict": TwoHeadNet().state_dict(), "heimdall": {"inputs": [{"shape": [1, 3, 16, 8]}]}}, path
+    )
     error = bad_input(path, model_class=TWO_HEAD)
     assert "'heimdall' metadata are malformed" in error.message
     assert load_source(path, SourceOptions(model_class=TWO_HEAD, inputs=TWO_HEAD_INPUT)).inputs[0].name == "x"

@@ -59,8 +59,7 @@ def test_heimdall_checkpoint_with_metadata_needs_no_options(demo_checkpoint, ref
 
 def test_bare_training_service_checkpoint_is_recognised_from_its_keys(tmp_path, reference, demo_state):
     path = tmp_path / "best.pt"
-    torch.save({"epoch": 12, "model_state_dict": demo_state, "optimizer_state_dict": {}, "best_val_loss": 0.25},
-               path)
+    torch.save({"epoch": 12, "model_state_dict": demo_state, "optimizer_state_dict": {}, "best_val_loss": 0.25}, path)
     loaded = load_source(path)
     assert loaded.kind == kinds.CHECKPOINT
     assert loaded.architecture == "LocalizationNet(convnext_tiny)"
@@ -81,10 +80,17 @@ def test_lightning_style_localization_state_dict_needs_no_class(tmp_path, demo_s
 def test_checkpoint_metadata_supplies_specs_and_kwargs(tmp_path):
     net = _two_head(6, width=4)
     path = tmp_path / "described.pt"
-    torch.save({"model_state_dict": net.state_dict(),
-                "heimdall": {"model_kwargs": {"width": 4},
-                             "inputs": [{"name": "x", "shape": ["batch", 3, 16, 8], "dtype": "float32"}],
-                             "outputs": ["where", "how_sure"]}}, path)
+    torch.save(
+        {
+            "model_state_dict": net.state_dict(),
+            "heimdall": {
+                "model_kwargs": {"width": 4},
+                "inputs": [{"name": "x", "shape": ["batch", 3, 16, 8], "dtype": "float32"}],
+                "outputs": ["where", "how_sure"],
+            },
+        },
+        path,
+    )
     loaded = load_source(path, SourceOptions(model_class=TWO_HEAD))
     assert loaded.kind == kinds.CHECKPOINT
     assert loaded.inputs == [TensorSpec("x", ("batch", 3, 16, 8), "float32")]
@@ -124,23 +130,28 @@ def test_model_kwargs_option_wins_over_hyper_parameters(tmp_path):
     net = _two_head(2, width=4, hidden=6)
     path = tmp_path / "lightning.ckpt"
     torch.save({"state_dict": net.state_dict(), "hyper_parameters": {"width": 99}}, path)
-    loaded = load_source(path, SourceOptions(model_class=TWO_HEAD, model_kwargs={"width": 4, "hidden": 6},
-                                             inputs=TWO_HEAD_INPUT))
+    loaded = load_source(
+        path, SourceOptions(model_class=TWO_HEAD, model_kwargs={"width": 4, "hidden": 6}, inputs=TWO_HEAD_INPUT)
+    )
     assert _same_outputs(loaded.module, net, torch.randn(1, 3, 16, 8))
 
 
 def test_multi_input_model_with_dict_output(tmp_path):
     path = tmp_path / "multi.pth"
     torch.save(MultiInputNet().state_dict(), path)
-    loaded = load_source(path, SourceOptions(model_class="tests.support.tiny_models:MultiInputNet",
-                                             inputs=("signal:batch,4", "mask:batch,4")))
+    loaded = load_source(
+        path,
+        SourceOptions(model_class="tests.support.tiny_models:MultiInputNet", inputs=("signal:batch,4", "mask:batch,4")),
+    )
     assert [s.name for s in loaded.inputs] == ["signal", "mask"]
     assert loaded.output_names == ["score", "hidden"]
 
 
 def test_output_names_option(two_head_state_dict):
-    loaded = load_source(two_head_state_dict, SourceOptions(model_class=TWO_HEAD, inputs=TWO_HEAD_INPUT,
-                                                            output_names=("where", "how_sure")))
+    loaded = load_source(
+        two_head_state_dict,
+        SourceOptions(model_class=TWO_HEAD, inputs=TWO_HEAD_INPUT, output_names=("where", "how_sure")),
+    )
     assert loaded.output_names == ["where", "how_sure"]
 
 
@@ -157,8 +168,7 @@ def test_torchscript_archive(tmp_path):
 
 def test_exported_program_with_dynamic_batch(tmp_path):
     net = _two_head(4)
-    program = torch.export.export(net, (torch.randn(2, 3, 16, 8),),
-                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+    program = torch.export.export(net, (torch.randn(2, 3, 16, 8),), dynamic_shapes=({0: torch.export.Dim("batch")},))
     path = tmp_path / "net.pt2"
     torch.export.save(program, str(path))
     loaded = load_source(path)
@@ -191,7 +201,8 @@ def test_pickled_module_loads_with_trust(tmp_path):
 def _tiny_onnx(path, dims=("N", 4)) -> None:
     weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 3], [0.1] * 12)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [dims[0], 3])],
         [weight],

@@ -16,8 +16,12 @@ from tests.unit.conftest import run_step
 
 
 def _graph_model(path, node, opsets):
-    graph = helper.make_graph([node], "handmade", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
+    graph = helper.make_graph(
+        [node],
+        "handmade",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets]), path)
     return path
 
@@ -38,8 +42,11 @@ def test_an_exported_model_passes_and_is_described(tiny_export):
 
 
 def test_an_operator_onnxruntime_cannot_run_fails_the_gate(tmp_path):
-    path = _graph_model(tmp_path / "mystery.onnx", helper.make_node("Mystery", ["x"], ["y"], domain="com.example"),
-                        [("", 18), ("com.example", 1)])
+    path = _graph_model(
+        tmp_path / "mystery.onnx",
+        helper.make_node("Mystery", ["x"], ["y"], domain="com.example"),
+        [("", 18), ("com.example", 1)],
+    )
     _, result = run_step(validate_step(path, CancelToken()))
     assert not result.passed and result.checks["checker"] and not result.checks["onnxruntime"]
     assert len(result.errors) == 1 and "ONNX Runtime" in result.errors[0] and "Mystery" in result.errors[0]
@@ -65,8 +72,11 @@ def test_missing_external_data_is_bad_input(tmp_path, tiny_model):
     from heimdall_studio.core.export import export_step
     from heimdall_studio.core.specs import ExportOptions
 
-    _, export = run_step(export_step(tiny_model, tmp_path, ExportOptions(exporter="torchscript"), CancelToken(),
-                                     external_data_threshold=0))
+    _, export = run_step(
+        export_step(
+            tiny_model, tmp_path, ExportOptions(exporter="torchscript"), CancelToken(), external_data_threshold=0
+        )
+    )
     _, result = run_step(validate_step(export.onnx_path, CancelToken()))
     assert result.passed and result.external_data_files == ["tiny.onnx.data"]
     assert result.initializer_bytes > (8 * 3 * 3 * 3 + 8) * 4

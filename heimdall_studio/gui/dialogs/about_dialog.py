@@ -28,10 +28,17 @@ from heimdall_studio.gui.icons import app_icon
 from heimdall_studio.integrations.settings import config_dir, data_dir
 
 # (shown name, distributions to look for: the first one installed wins)
-PACKAGES = (("torch", ("torch",)), ("onnx", ("onnx",)), ("onnxscript", ("onnxscript",)),
-            ("onnxruntime", ("onnxruntime", "onnxruntime-gpu")), ("mlflow", ("mlflow", "mlflow-skinny")),
-            ("numpy", ("numpy",)), ("PySide6", ("PySide6", "pyside6-essentials")),
-            ("pyqtgraph", ("pyqtgraph",)), ("netron", ("netron",)))
+PACKAGES = (
+    ("torch", ("torch",)),
+    ("onnx", ("onnx",)),
+    ("onnxscript", ("onnxscript",)),
+    ("onnxruntime", ("onnxruntime", "onnxruntime-gpu")),
+    ("mlflow", ("mlflow", "mlflow-skinny")),
+    ("numpy", ("numpy",)),
+    ("PySide6", ("PySide6", "pyside6-essentials")),
+    ("pyqtgraph", ("pyqtgraph",)),
+    ("netron", ("netron",)),
+)
 PROVIDERS_PENDING = "(asking ONNX Runtime…)"
 
 
@@ -46,13 +53,18 @@ def package_version(distributions: tuple[str, ...]) -> str:
 
 def about_rows() -> list[tuple[str, str]]:
     """What the dialog shows, as (label, value) rows, providers still pending."""
-    rows = [("Heimdall Studio", __version__),
-            ("Python", f"{platform.python_version()} ({sys.executable})"),
-            ("System", platform.platform()),
-            ("Qt", f"{qVersion()}")]
+    rows = [
+        ("Heimdall Studio", __version__),
+        ("Python", f"{platform.python_version()} ({sys.executable})"),
+        ("System", platform.platform()),
+        ("Qt", f"{qVersion()}"),
+    ]
     rows += [(shown, package_version(dists)) for shown, dists in PACKAGES]
-    rows += [("ONNX Runtime providers", PROVIDERS_PENDING),
-             ("Data folder", str(data_dir())), ("Config folder", str(config_dir()))]
+    rows += [
+        ("ONNX Runtime providers", PROVIDERS_PENDING),
+        ("Data folder", str(data_dir())),
+        ("Config folder", str(config_dir())),
+    ]
     return rows
 
 
@@ -73,8 +85,10 @@ class AboutDialog(QDialog):
             form.addRow(f"{label}:", shown)
         logo = QLabel()
         logo.setPixmap(app_icon().pixmap(64, 64))
-        title = QLabel(f"<h2>Heimdall Studio {__version__}</h2>PyTorch → ONNX export, validation, parity, "
-                       "benchmarks and the model registry.")
+        title = QLabel(
+            f"<h2>Heimdall Studio {__version__}</h2>PyTorch → ONNX export, validation, parity, "
+            "benchmarks and the model registry."
+        )
         header = QHBoxLayout()
         header.addWidget(logo)
         header.addWidget(title, 1)

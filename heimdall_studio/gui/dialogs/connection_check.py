@@ -48,8 +48,9 @@ def settings_for(profile: Profile, typed: dict[str, str], saved: bool) -> Settin
             value = keyring_get(profile.name, name)
             if value:
                 values[name], origins[name] = value, "keyring"
-    return Settings(profile=profile, credentials=Credentials(values, origins), data_dir=data_dir(),
-                    config_dir=config_dir())
+    return Settings(
+        profile=profile, credentials=Credentials(values, origins), data_dir=data_dir(), config_dir=config_dir()
+    )
 
 
 def check_connection(profile: Profile, typed: dict[str, str], saved: bool) -> list[CheckResult]:
@@ -67,8 +68,12 @@ def _check_mlflow(settings: Settings) -> CheckResult:
     except HeimdallError as exc:
         return CheckResult("MLflow", False, exc.message, exc.hint)
     except Exception as exc:  # anything else still becomes a line, never a traceback
-        return CheckResult("MLflow", False, f"{where(settings)} failed: {_masked(str(exc), settings)}",
-                           "Check the tracking URI and the MLflow token.")
+        return CheckResult(
+            "MLflow",
+            False,
+            f"{where(settings)} failed: {_masked(str(exc), settings)}",
+            "Check the tracking URI and the MLflow token.",
+        )
     return CheckResult("MLflow", True, f"{where(settings)} answered ({len(found)} experiment(s) visible).")
 
 
@@ -83,8 +88,12 @@ def _check_store(settings: Settings) -> CheckResult:
     except HeimdallError as exc:
         return CheckResult("Storage", False, exc.message, exc.hint)
     except Exception as exc:
-        return CheckResult("Storage", False, f"S3 at {settings.profile.s3_endpoint or 'AWS'} failed: "
-                           f"{_masked(str(exc), settings)}", "Check the endpoint, region and access keys.")
+        return CheckResult(
+            "Storage",
+            False,
+            f"S3 at {settings.profile.s3_endpoint or 'AWS'} failed: {_masked(str(exc), settings)}",
+            "Check the endpoint, region and access keys.",
+        )
     return CheckResult("Storage", True, f"Bucket '{settings.profile.bucket}' is reachable at {store.endpoint}.")
 
 

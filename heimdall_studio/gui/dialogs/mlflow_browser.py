@@ -31,8 +31,10 @@ from superqt.utils import create_worker
 from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, format_bytes
 
 RUN_COLUMNS = ["Run", "Started", "Status", "Key metrics", "Tags"]
-LOGGED_MODEL_HINT = ("An MLflow logged model. A pytorch-flavour model is a pickled module: tick "
-                     "'Trust this file' in the Source panel if you trust where it came from.")
+LOGGED_MODEL_HINT = (
+    "An MLflow logged model. A pytorch-flavour model is a pickled module: tick "
+    "'Trust this file' in the Source panel if you trust where it came from."
+)
 _PATH, _IS_DIR, _IS_MODEL = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1, Qt.ItemDataRole.UserRole + 2
 
 
@@ -91,8 +93,9 @@ class MlflowBrowser(QDialog):
         self.files.setHeaderLabels(["Logged file", "Size", "Kind"])
         self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.files.header().setStretchLastSection(False)
-        self.files.setToolTip("Files the run logged. Pick a checkpoint (.pt, .pth, .pt2, .onnx…) or a logged "
-                              "model folder (MLflow model)")
+        self.files.setToolTip(
+            "Files the run logged. Pick a checkpoint (.pt, .pth, .pt2, .onnx…) or a logged model folder (MLflow model)"
+        )
         self.files.currentItemChanged.connect(lambda *_: self._file_chosen())
         self.files.itemDoubleClicked.connect(lambda *_: self._open_if_chosen())
         self.chosen = QLabel("Pick a checkpoint file or an MLflow model folder.", wordWrap=True)
@@ -190,8 +193,18 @@ class MlflowBrowser(QDialog):
 
     def _show_runs(self, runs: list[dict[str, Any]]) -> None:
         self.runs = runs
-        self.run_table.set_rows([[r["name"] or r["run_id"][:8], r["start_time"].replace("T", " "), r["status"],
-                                  _metrics_text(r["metrics"]), _tags_text(r["tags"])] for r in runs])
+        self.run_table.set_rows(
+            [
+                [
+                    r["name"] or r["run_id"][:8],
+                    r["start_time"].replace("T", " "),
+                    r["status"],
+                    _metrics_text(r["metrics"]),
+                    _tags_text(r["tags"]),
+                ]
+                for r in runs
+            ]
+        )
         for row, run in enumerate(runs):
             self.run_table.item(row, 0).setToolTip(f"Run id {run['run_id']}")
         if not runs:
@@ -222,7 +235,7 @@ class MlflowBrowser(QDialog):
             parent = self.files.invisibleRootItem()
             parts = art["path"].split("/")
             for depth, part in enumerate(parts[:-1]):
-                key = "/".join(parts[:depth + 1])
+                key = "/".join(parts[: depth + 1])
                 if key not in folders:
                     folders[key] = QTreeWidgetItem(parent, [part, "", "folder"])
                     folders[key].setData(0, _PATH, key)

@@ -18,8 +18,9 @@ class PromoteDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Promote <b>{name}</b> version <b>{version}</b> to "
-                                f"<b>{TARGET_NAMES.get(to, to)}</b>?"))
+        layout.addWidget(
+            QLabel(f"Promote <b>{name}</b> version <b>{version}</b> to <b>{TARGET_NAMES.get(to, to)}</b>?")
+        )
         layout.addWidget(QLabel("Note"))
         layout.addWidget(self.note)
         layout.addWidget(buttons)

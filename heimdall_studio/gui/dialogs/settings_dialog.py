@@ -126,15 +126,18 @@ class SettingsDialog(QDialog):
         self.current = ""
 
         self.profile_list = QListWidget()
-        self.profile_list.setToolTip("Profiles: where models are stored and registered. 'embedded' needs no "
-                                     "server; add one per MLflow/S3 deployment.")
+        self.profile_list.setToolTip(
+            "Profiles: where models are stored and registered. 'embedded' needs no "
+            "server; add one per MLflow/S3 deployment."
+        )
         self.profile_list.currentTextChanged.connect(self._show_profile)
         self.add_button = QPushButton("Add…", toolTip="Add a remote profile (an MLflow server and an S3 bucket)")
         self.add_button.clicked.connect(self._ask_new_profile)
         self.remove_button = QPushButton("Remove", toolTip="Remove the selected profile and forget its secrets")
         self.remove_button.clicked.connect(self.remove_current)
-        self.activate_button = QPushButton("Use this profile",
-                                           toolTip="Make the selected profile the one pushes and the registry use")
+        self.activate_button = QPushButton(
+            "Use this profile", toolTip="Make the selected profile the one pushes and the registry use"
+        )
         self.activate_button.clicked.connect(self.activate_current)
 
         self.form = DataclassForm(Profile, PROFILE_FIELDS)
@@ -172,8 +175,10 @@ class SettingsDialog(QDialog):
         self.tabs.setTabToolTip(1, "Export, parity and benchmark defaults of the Options form")
 
         self.test_button = QPushButton("Test connection")
-        self.test_button.setToolTip("Check that the selected profile's MLflow server and bucket answer, with "
-                                    "the values and secrets as typed (nothing is saved)")
+        self.test_button.setToolTip(
+            "Check that the selected profile's MLflow server and bucket answer, with "
+            "the values and secrets as typed (nothing is saved)"
+        )
         self.test_button.clicked.connect(self.test_connection)
         self.test_result = QLabel("", wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -220,8 +225,10 @@ class SettingsDialog(QDialog):
                 font.setBold(True)
                 item.setFont(font)
                 item.setText(f"{name} (active)")
-                item.setToolTip(f"Pushes and the registry use '{name}'" +
-                                (" (chosen by HEIMDALL_PROFILE)" if self.active_from_env else ""))
+                item.setToolTip(
+                    f"Pushes and the registry use '{name}'"
+                    + (" (chosen by HEIMDALL_PROFILE)" if self.active_from_env else "")
+                )
         self.profile_list.blockSignals(False)
         self.current = ""
         names = list(self.profiles)
@@ -234,8 +241,10 @@ class SettingsDialog(QDialog):
 
     def add_profile(self, name: str) -> bool:
         if not _NAME.match(name) or name in self.profiles:
-            self.error.show_error(f"Cannot add a profile named {name!r}.",
-                                  "Use letters, digits, '.', '_' or '-', and a name not taken yet.")
+            self.error.show_error(
+                f"Cannot add a profile named {name!r}.",
+                "Use letters, digits, '.', '_' or '-', and a name not taken yet.",
+            )
             return False
         self._store_current()
         self.error.clear()
@@ -293,24 +302,33 @@ class SettingsDialog(QDialog):
         # The embedded profile turns remote when MLFLOW_TRACKING_URI (or similar) is set.
         embedded = name == EMBEDDED and "tracking_uri" not in self.env_fields
         if embedded:
-            self.form.set_enabled_fields(EMBEDDED_FIELDS, "The embedded profile needs no server: MLflow runs on a "
-                                                          "local SQLite file and models go to a local folder.")
+            self.form.set_enabled_fields(
+                EMBEDDED_FIELDS,
+                "The embedded profile needs no server: MLflow runs on a "
+                "local SQLite file and models go to a local folder.",
+            )
         else:
             self.form.set_enabled_fields(set(PROFILE_FIELDS), "")
         self._show_embedded_locations(embedded)
         writable = self.keyring_ok and name != EMBEDDED
         typed = self.typed.get(name, {})
         for field, widget in self.secrets.items():
-            stored = (name in self.saved and name != EMBEDDED and self.keyring_ok
-                      and bool(keyring_get(name, field)) and typed.get(field) != "")
+            stored = (
+                name in self.saved
+                and name != EMBEDDED
+                and self.keyring_ok
+                and bool(keyring_get(name, field))
+                and typed.get(field) != ""
+            )
             widget.show_state(stored, self.env_secrets.get(field, ""), writable)
             if typed.get(field):
                 widget.edit.setText(typed[field])
         self.remove_button.setEnabled(name != EMBEDDED)
         self.activate_button.setEnabled(name != self.active and not self.active_from_env)
         notes = sorted(set(self.env_fields.values()) | set(self.env_secrets.values()))
-        self.env_note.setText("Set by environment variables (they win over this dialog): " + ", ".join(notes)
-                              if notes else "")
+        self.env_note.setText(
+            "Set by environment variables (they win over this dialog): " + ", ".join(notes) if notes else ""
+        )
         self.env_note.setVisible(bool(notes))
         self.test_result.clear()
 
@@ -347,8 +365,9 @@ class SettingsDialog(QDialog):
         typed = {k: v for k, v in self.typed.get(self.current, {}).items() if v}
         self.test_button.setEnabled(False)
         self.test_result.setText(f"Checking MLflow and storage of '{profile.name}'…")
-        worker = create_worker(check_connection, profile, typed, profile.name in self.saved,
-                               _start_thread=False, _ignore_errors=True)
+        worker = create_worker(
+            check_connection, profile, typed, profile.name in self.saved, _start_thread=False, _ignore_errors=True
+        )
         worker.returned.connect(self._show_check)
         worker.errored.connect(lambda exc: self.test_result.setText(f"The check itself failed: {exc}"))
         worker.finished.connect(self._check_finished)
@@ -387,8 +406,10 @@ class SettingsDialog(QDialog):
         self._store_current()
         for name, profile in self.profiles.items():
             if name != EMBEDDED and not (profile.tracking_uri or "tracking_uri" in self.env_fields):
-                raise BadInputError(f"Profile '{name}' has no MLflow tracking URI.",
-                                    "Fill it in, or remove the profile (the embedded one needs no server).")
+                raise BadInputError(
+                    f"Profile '{name}' has no MLflow tracking URI.",
+                    "Fill it in, or remove the profile (the embedded one needs no server).",
+                )
         for name, secrets in self.typed.items():
             for field, value in secrets.items():
                 if name in self.profiles and name != EMBEDDED:

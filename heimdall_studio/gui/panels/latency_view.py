@@ -51,11 +51,12 @@ def speedup_text(ratio: float) -> str:
 
 
 def speedup_headline(speedup: dict[str, dict[str, float]]) -> str:
-    """"ONNX Runtime vs PyTorch (p50): CPU 2.10× faster at batch 1, 1.60× faster at batch 4"."""
+    """ "ONNX Runtime vs PyTorch (p50): CPU 2.10× faster at batch 1, 1.60× faster at batch 4"."""
     parts = []
     for device, by_batch in speedup.items():
-        ratios = ", ".join(f"{speedup_text(float(r))} at batch {b}"
-                           for b, r in sorted(by_batch.items(), key=lambda kv: int(kv[0])))
+        ratios = ", ".join(
+            f"{speedup_text(float(r))} at batch {b}" for b, r in sorted(by_batch.items(), key=lambda kv: int(kv[0]))
+        )
         parts.append(f"{device.upper()} {ratios}")
     return "ONNX Runtime vs PyTorch (median latency): " + "; ".join(parts) if parts else ""
 
@@ -68,8 +69,9 @@ class DeviceTable(QGroupBox):
     def __init__(self, title: str, parent: QWidget | None = None):
         super().__init__(title, parent)
         self.table = ReadOnlyTable(self.HEADERS)
-        self.table.setToolTip("ORT speed-up: PyTorch p50 / ONNX Runtime p50 at the same batch size "
-                              "(above 1: ONNX Runtime is faster)")
+        self.table.setToolTip(
+            "ORT speed-up: PyTorch p50 / ONNX Runtime p50 at the same batch size (above 1: ONNX Runtime is faster)"
+        )
         fit_columns(self.table, stretch=len(self.HEADERS) - 1)
         self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)  # compact
         self.unavailable = QLabel("", wordWrap=True)
@@ -89,13 +91,22 @@ class DeviceTable(QGroupBox):
             ratio = speedup.get(str(e["batch_size"])) if e["runtime"] == "onnxruntime" else None
             cell = QTableWidgetItem(speedup_text(float(ratio)) if ratio is not None else "")
             cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            rows.append([RUNTIME_NAMES.get(e["runtime"], e["runtime"]), e["batch_size"],
-                         float(e["p50_ms"]), float(e["p90_ms"]), float(e["p99_ms"]),
-                         float(e.get("mean_ms", float("nan"))), float(e.get("throughput_per_s", float("nan"))),
-                         cell])
+            rows.append(
+                [
+                    RUNTIME_NAMES.get(e["runtime"], e["runtime"]),
+                    e["batch_size"],
+                    float(e["p50_ms"]),
+                    float(e["p90_ms"]),
+                    float(e["p99_ms"]),
+                    float(e.get("mean_ms", float("nan"))),
+                    float(e.get("throughput_per_s", float("nan"))),
+                    cell,
+                ]
+            )
         self.table.set_rows(rows)
-        reasons = sorted({f"{RUNTIME_NAMES.get(e['runtime'], e['runtime'])}: {e.get('reason') or 'not available'}"
-                          for e in missing})
+        reasons = sorted(
+            {f"{RUNTIME_NAMES.get(e['runtime'], e['runtime'])}: {e.get('reason') or 'not available'}" for e in missing}
+        )
         self.unavailable.setText("Not measured —\n" + "\n".join(reasons) if reasons else "")
         self.unavailable.setVisible(bool(reasons))
         self.table.setVisible(bool(available) or not reasons)
@@ -256,9 +267,10 @@ class LatencyView(ModelView):
         return SERIES_COLORS[self._combos.index((runtime, device)) % len(SERIES_COLORS)]
 
     def _draw_series(self, model: RunModel) -> None:
-        series = sorted(model.latency.values(), key=lambda s: (s.device != "cpu", s.device,
-                                                               RUNTIME_ORDER.get(s.runtime, 9), s.runtime,
-                                                               s.batch_size))
+        series = sorted(
+            model.latency.values(),
+            key=lambda s: (s.device != "cpu", s.device, RUNTIME_ORDER.get(s.runtime, 9), s.runtime, s.batch_size),
+        )
         batches = sorted({s.batch_size for s in series})
         # Only series that received samples since the last redraw are recomputed: the engine
         # measures one runner at a time, so a redraw costs one series, not all of them.
@@ -286,8 +298,10 @@ class LatencyView(ModelView):
                 style = BATCH_STYLES[self._batch_order.index(s.batch_size) % len(BATCH_STYLES)]
                 faded = pen(color, 1, style=style)
                 faded.setColor(_faded(color))
-                self._curves[s.key] = (item.plot(pen=faded),
-                                       item.plot(pen=pen(color, 1, style=style), name=series_name(s.key)))
+                self._curves[s.key] = (
+                    item.plot(pen=faded),
+                    item.plot(pen=pen(color, 1, style=style), name=series_name(s.key)),
+                )
             warm_curve, timed_curve = self._curves[s.key]
             n_warm = s.warmup.size
             warm_curve.setData(np.arange(n_warm, dtype=float), s.warmup.view)
@@ -316,12 +330,11 @@ class LatencyView(ModelView):
             base = floor if log else 0.0
             color = self._color(runtime, device)
             if (runtime, device) not in self._bars:
-                bars = pg.BarGraphItem(x=x, height=p50 - base, y0=base, width=width * 0.9,
-                                       brush=pg.mkBrush(color), pen=pen(color, 1))
-                p90_bar = pg.ErrorBarItem(x=x, y=p50, top=p90 - p50, beam=width * 0.6,
-                                          pen=pen(_whisker(), 1.5))
-                p99_bar = pg.ErrorBarItem(x=x, y=p90, top=p99 - p90, beam=width * 0.3,
-                                          pen=pen(_whisker(), 1))
+                bars = pg.BarGraphItem(
+                    x=x, height=p50 - base, y0=base, width=width * 0.9, brush=pg.mkBrush(color), pen=pen(color, 1)
+                )
+                p90_bar = pg.ErrorBarItem(x=x, y=p50, top=p90 - p50, beam=width * 0.6, pen=pen(_whisker(), 1.5))
+                p99_bar = pg.ErrorBarItem(x=x, y=p90, top=p99 - p90, beam=width * 0.3, pen=pen(_whisker(), 1))
                 item.addItem(bars)
                 item.legend.addItem(bars, combo_name(runtime, device))
                 item.addItem(p90_bar)
@@ -356,14 +369,21 @@ class LatencyView(ModelView):
             merged = np.concatenate([s.timed.view for s in in_batch])
             low, high = float(merged.min()), float(merged.max())
             high = high if high > low else low * 1.001 + 1e-3
-            edges = np.geomspace(low, high, HISTOGRAM_BINS + 1) if log and low > 0 else \
-                np.linspace(low, high, HISTOGRAM_BINS + 1)
+            edges = (
+                np.geomspace(low, high, HISTOGRAM_BINS + 1)
+                if log and low > 0
+                else np.linspace(low, high, HISTOGRAM_BINS + 1)
+            )
             for s in in_batch:
                 if s.key not in self._hist_curves:
                     color = self._color(s.runtime, s.device)
-                    self._hist_curves[s.key] = item.plot(pen=pen(color), stepMode="center",
-                                                         fillLevel=0, brush=_faded(color, 40),
-                                                         name=combo_name(s.runtime, s.device))
+                    self._hist_curves[s.key] = item.plot(
+                        pen=pen(color),
+                        stepMode="center",
+                        fillLevel=0,
+                        brush=_faded(color, 40),
+                        name=combo_name(s.runtime, s.device),
+                    )
                 counts, _ = np.histogram(s.timed.view, bins=edges)
                 self._hist_curves[s.key].setData(edges, counts)
 

@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (
 
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.specs import (
-    parse_int_range,
     DEFAULT_OPSET,
     EXPORTERS,
     BenchmarkOptions,
     ExportOptions,
     ParityOptions,
     Tolerance,
+    parse_int_range,
 )
 from heimdall_studio.gui.dataclass_form import ScientificSpinBox
 
@@ -39,56 +39,85 @@ class OptionsForm(QWidget):
         super().__init__(parent)
         ex, par, bench = ExportOptions(), ParityOptions(), BenchmarkOptions()
 
-        self.exporter = _tip(QComboBox(), "dynamo: torch.export based exporter (recommended, opset ≥ 18).\n"
-                             "torchscript: the legacy tracer, for models torch.export cannot capture.")
+        self.exporter = _tip(
+            QComboBox(),
+            "dynamo: torch.export based exporter (recommended, opset ≥ 18).\n"
+            "torchscript: the legacy tracer, for models torch.export cannot capture.",
+        )
         self.exporter.addItems(EXPORTERS)
         self.exporter.setCurrentText(ex.exporter)
-        self.opset = _tip(QSpinBox(minimum=0, maximum=23), "ONNX opset to target. 'default' picks the "
-                          "exporter's own (dynamo 18, torchscript 14).")
+        self.opset = _tip(
+            QSpinBox(minimum=0, maximum=23),
+            "ONNX opset to target. 'default' picks the exporter's own (dynamo 18, torchscript 14).",
+        )
         self.opset.setSpecialValueText("default")
         self.opset.setValue(ex.opset or 0)
         self.exporter.currentTextChanged.connect(self._update_opset_hint)
-        self.dynamic_batch = _tip(QCheckBox("Dynamic batch axis"), "Export the batch dimension as a symbolic "
-                                  "axis so the ONNX model accepts any batch size.")
+        self.dynamic_batch = _tip(
+            QCheckBox("Dynamic batch axis"),
+            "Export the batch dimension as a symbolic axis so the ONNX model accepts any batch size.",
+        )
         self.dynamic_batch.setChecked(ex.dynamic_batch)
         self.constant_folding = _tip(QCheckBox("Fold constants"), "Pre-compute constant sub-graphs at export.")
         self.constant_folding.setChecked(ex.do_constant_folding)
-        self.overwrite = _tip(QCheckBox("Overwrite existing .onnx"), "Replace an existing file of the same name "
-                              "in the output folder instead of failing.")
+        self.overwrite = _tip(
+            QCheckBox("Overwrite existing .onnx"),
+            "Replace an existing file of the same name in the output folder instead of failing.",
+        )
         self.overwrite.setChecked(True)
-        self.out_dir = _tip(QLineEdit(), "Folder for the .onnx file and the JSON report. Empty: a folder "
-                            "per model under Heimdall's data folder.")
+        self.out_dir = _tip(
+            QLineEdit(),
+            "Folder for the .onnx file and the JSON report. Empty: a folder per model under Heimdall's data folder.",
+        )
         self.out_dir.setPlaceholderText("default")
 
-        self.parity_batches = _tip(QSpinBox(minimum=1, maximum=1000, value=par.batches),
-                                   "How many random batches to compare PyTorch against ONNX Runtime on.")
-        self.parity_batch_size = _tip(QSpinBox(minimum=1, maximum=4096, value=par.batch_size),
-                                      "Samples per compared batch.")
-        self.atol = _tip(ScientificSpinBox(par.default.atol), "Absolute tolerance: every element must be "
-                         "within atol + rtol·|reference|.")
+        self.parity_batches = _tip(
+            QSpinBox(minimum=1, maximum=1000, value=par.batches),
+            "How many random batches to compare PyTorch against ONNX Runtime on.",
+        )
+        self.parity_batch_size = _tip(
+            QSpinBox(minimum=1, maximum=4096, value=par.batch_size), "Samples per compared batch."
+        )
+        self.atol = _tip(
+            ScientificSpinBox(par.default.atol),
+            "Absolute tolerance: every element must be within atol + rtol·|reference|.",
+        )
         self.rtol = _tip(ScientificSpinBox(par.default.rtol), "Relative tolerance (see atol).")
-        self.mean_atol = _tip(ScientificSpinBox(par.default.mean_atol),
-                              "The mean absolute error of each output must not exceed this.")
+        self.mean_atol = _tip(
+            ScientificSpinBox(par.default.mean_atol), "The mean absolute error of each output must not exceed this."
+        )
 
-        self.inputs_npz = _tip(QLineEdit(), "A .npz file with one array per model input (named like the "
-                               "inputs): parity and the benchmark run on these real inputs instead of random "
-                               "ones (the benchmark at the file's batch size). Empty: random inputs.")
+        self.inputs_npz = _tip(
+            QLineEdit(),
+            "A .npz file with one array per model input (named like the "
+            "inputs): parity and the benchmark run on these real inputs instead of random "
+            "ones (the benchmark at the file's batch size). Empty: random inputs.",
+        )
         self.inputs_npz.setPlaceholderText("random inputs")
-        self.int_range = _tip(QLineEdit(",".join(str(v) for v in par.int_range)),
-                              "Random values for integer inputs (e.g. indices): LOW,HIGH, both included.")
-        self.iterations = _tip(QSpinBox(minimum=1, maximum=100000, value=bench.iterations),
-                               "Timed inferences per runtime, device and batch size.")
-        self.warmup = _tip(QSpinBox(minimum=0, maximum=10000, value=bench.warmup),
-                           "Untimed inferences first (shown faded, not counted in the statistics).")
-        self.batch_sizes = _tip(QLineEdit(", ".join(str(b) for b in bench.batch_sizes)),
-                                "Comma-separated batch sizes to measure, e.g. 1, 8, 32.")
+        self.int_range = _tip(
+            QLineEdit(",".join(str(v) for v in par.int_range)),
+            "Random values for integer inputs (e.g. indices): LOW,HIGH, both included.",
+        )
+        self.iterations = _tip(
+            QSpinBox(minimum=1, maximum=100000, value=bench.iterations),
+            "Timed inferences per runtime, device and batch size.",
+        )
+        self.warmup = _tip(
+            QSpinBox(minimum=0, maximum=10000, value=bench.warmup),
+            "Untimed inferences first (shown faded, not counted in the statistics).",
+        )
+        self.batch_sizes = _tip(
+            QLineEdit(", ".join(str(b) for b in bench.batch_sizes)),
+            "Comma-separated batch sizes to measure, e.g. 1, 8, 32.",
+        )
         self.on_cpu = _tip(QCheckBox("CPU"), "Measure PyTorch and ONNX Runtime on the CPU.")
-        self.on_cuda = _tip(QCheckBox("CUDA GPU"), "Measure on the GPU too; without one the GPU column "
-                            "says why.")
+        self.on_cuda = _tip(QCheckBox("CUDA GPU"), "Measure on the GPU too; without one the GPU column says why.")
         self.on_cpu.setChecked("cpu" in bench.devices)
         self.on_cuda.setChecked("cuda" in bench.devices)
-        self.threads = _tip(QSpinBox(minimum=0, maximum=256, value=bench.threads),
-                            "Intra-op threads of each runtime; 'default' lets the runtime choose.")
+        self.threads = _tip(
+            QSpinBox(minimum=0, maximum=256, value=bench.threads),
+            "Intra-op threads of each runtime; 'default' lets the runtime choose.",
+        )
         self.threads.setSpecialValueText("default")
 
         export_box = QGroupBox("Export")
@@ -145,9 +174,13 @@ class OptionsForm(QWidget):
         self.opset.setSpecialValueText(f"default ({DEFAULT_OPSET.get(exporter, '?')})")
 
     def export_options(self) -> ExportOptions:
-        return ExportOptions(exporter=self.exporter.currentText(), opset=self.opset.value() or None,
-                             do_constant_folding=self.constant_folding.isChecked(),
-                             dynamic_batch=self.dynamic_batch.isChecked(), overwrite=self.overwrite.isChecked())
+        return ExportOptions(
+            exporter=self.exporter.currentText(),
+            opset=self.opset.value() or None,
+            do_constant_folding=self.constant_folding.isChecked(),
+            dynamic_batch=self.dynamic_batch.isChecked(),
+            overwrite=self.overwrite.isChecked(),
+        )
 
     def input_options(self) -> dict:
         """The inputs parity and the benchmark run on: a user's .npz, and the integer range of random ones."""
@@ -155,28 +188,41 @@ class OptionsForm(QWidget):
         try:
             low_high = parse_int_range(text)
         except BadInputError:
-            raise BadInputError(f"Integer inputs {text!r} is not LOW,HIGH.",
-                                "Write two whole numbers in Options → Parity, e.g. 0, 9 (both ends "
-                                "included).") from None
+            raise BadInputError(
+                f"Integer inputs {text!r} is not LOW,HIGH.",
+                "Write two whole numbers in Options → Parity, e.g. 0, 9 (both ends included).",
+            ) from None
         return {"inputs_npz": self.inputs_npz.text().strip(), "int_range": low_high}
 
     def parity_options(self) -> ParityOptions:
-        return ParityOptions(batches=self.parity_batches.value(), batch_size=self.parity_batch_size.value(),
-                             default=Tolerance(atol=self.atol.value(), rtol=self.rtol.value(),
-                                               mean_atol=self.mean_atol.value()), **self.input_options())
+        return ParityOptions(
+            batches=self.parity_batches.value(),
+            batch_size=self.parity_batch_size.value(),
+            default=Tolerance(atol=self.atol.value(), rtol=self.rtol.value(), mean_atol=self.mean_atol.value()),
+            **self.input_options(),
+        )
 
     def benchmark_options(self) -> BenchmarkOptions:
         try:
             sizes = tuple(int(s) for s in self.batch_sizes.text().replace(" ", "").split(",") if s)
         except ValueError:
-            raise BadInputError(f"Batch sizes {self.batch_sizes.text()!r} are not whole numbers.",
-                                "Write them comma-separated, e.g. 1, 8, 32.") from None
+            raise BadInputError(
+                f"Batch sizes {self.batch_sizes.text()!r} are not whole numbers.",
+                "Write them comma-separated, e.g. 1, 8, 32.",
+            ) from None
         if not sizes or min(sizes) < 1:
-            raise BadInputError("The benchmark needs at least one batch size of 1 or more.",
-                                "Write them comma-separated in Options → Benchmark, e.g. 1, 8.")
+            raise BadInputError(
+                "The benchmark needs at least one batch size of 1 or more.",
+                "Write them comma-separated in Options → Benchmark, e.g. 1, 8.",
+            )
         devices = tuple(d for d, box in (("cpu", self.on_cpu), ("cuda", self.on_cuda)) if box.isChecked())
         if not devices:
             raise BadInputError("No benchmark device is selected.", "Tick CPU, CUDA GPU or both.")
-        return BenchmarkOptions(warmup=self.warmup.value(), iterations=self.iterations.value(),
-                                batch_sizes=sizes, devices=devices, threads=self.threads.value(),
-                                **self.input_options())
+        return BenchmarkOptions(
+            warmup=self.warmup.value(),
+            iterations=self.iterations.value(),
+            batch_sizes=sizes,
+            devices=devices,
+            threads=self.threads.value(),
+            **self.input_options(),
+        )

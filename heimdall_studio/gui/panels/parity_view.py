@@ -41,15 +41,21 @@ class ParityView(ModelView):
         self.verdict = QLabel("—")
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.table = ReadOnlyTable(["Output", "max |err|", "mean |err|", "max rel", "p99 |err|", "Result",
-                                    "max |err| / allowed"])
-        self.table.setToolTip("Largest, mean and 99th-percentile absolute error of ONNX Runtime against "
-                              "PyTorch over all compared batches; allowed = atol + rtol·|PyTorch value|")
+        self.table = ReadOnlyTable(
+            ["Output", "max |err|", "mean |err|", "max rel", "p99 |err|", "Result", "max |err| / allowed"]
+        )
+        self.table.setToolTip(
+            "Largest, mean and 99th-percentile absolute error of ONNX Runtime against "
+            "PyTorch over all compared batches; allowed = atol + rtol·|PyTorch value|"
+        )
         fit_columns(self.table, stretch=-1)
-        self.worst = ReadOnlyTable(["Output", "Batch", "Index", "PyTorch", "ONNX Runtime", "|err|", "allowed",
-                                    "|err| / allowed"])
-        self.worst.setToolTip("The elements farthest outside (or closest to) their tolerance, worst first; "
-                              "allowed = atol + rtol·|PyTorch value|")
+        self.worst = ReadOnlyTable(
+            ["Output", "Batch", "Index", "PyTorch", "ONNX Runtime", "|err|", "allowed", "|err| / allowed"]
+        )
+        self.worst.setToolTip(
+            "The elements farthest outside (or closest to) their tolerance, worst first; "
+            "allowed = atol + rtol·|PyTorch value|"
+        )
         fit_columns(self.worst, stretch=-1)
         self.tabs = QTabWidget()
         self.tabs.addTab(QLabel("The error plots appear here while parity runs."), "Per batch")
@@ -121,17 +127,35 @@ class ParityView(ModelView):
 
     def show_result(self, result: dict[str, Any]) -> None:
         passed = bool(result.get("passed"))
-        self.verdict.setText("Parity passed" if passed else "Parity FAILED: " + "; ".join(
-            str(f) for f in result.get("failures", [])))
+        self.verdict.setText(
+            "Parity passed" if passed else "Parity FAILED: " + "; ".join(str(f) for f in result.get("failures", []))
+        )
         self.verdict.setStyleSheet(f"color: {pass_fail_item(passed).foreground().color().name()};")
         outputs = result.get("outputs", {})
-        self.table.set_rows([[name] + [_number(out.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")]
-                             + [pass_fail_item(out.get("passed")), _number(out.get("max_ratio"))]
-                             for name, out in outputs.items()])
-        self.worst.set_rows([[name, w["batch"], "(" + ", ".join(str(i) for i in w["index"]) + ")",
-                              _number(w["reference"]), _number(w["candidate"]), _number(w["abs_err"]),
-                              _number(w["allowed"]), _number(_ratio(w))]
-                             for name, out in outputs.items() for w in out.get("worst", [])])
+        self.table.set_rows(
+            [
+                [name]
+                + [_number(out.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")]
+                + [pass_fail_item(out.get("passed")), _number(out.get("max_ratio"))]
+                for name, out in outputs.items()
+            ]
+        )
+        self.worst.set_rows(
+            [
+                [
+                    name,
+                    w["batch"],
+                    "(" + ", ".join(str(i) for i in w["index"]) + ")",
+                    _number(w["reference"]),
+                    _number(w["candidate"]),
+                    _number(w["abs_err"]),
+                    _number(w["allowed"]),
+                    _number(_ratio(w)),
+                ]
+                for name, out in outputs.items()
+                for w in out.get("worst", [])
+            ]
+        )
         self._pending = outputs
         self._draw_pending()
 
@@ -149,13 +173,18 @@ class ParityView(ModelView):
         from heimdall_studio.gui.plots import PlotFrame, make_plot
 
         self.abs_plot = make_plot(ABS_TITLE, "|ONNX Runtime − PyTorch|", "elements", log_x=True, clip=False)
-        self.abs_plot.setToolTip("Every compared element's absolute error. Red: atol; orange dashed: the "
-                                 "mean-error limit (mean_atol); thin dashed: each output's mean |error|")
-        self.ratio_plot = make_plot(RATIO_TITLE, "|error| / allowed  (allowed = atol + rtol·|PyTorch|)",
-                                    "elements", log_x=True, clip=False)
+        self.abs_plot.setToolTip(
+            "Every compared element's absolute error. Red: atol; orange dashed: the "
+            "mean-error limit (mean_atol); thin dashed: each output's mean |error|"
+        )
+        self.ratio_plot = make_plot(
+            RATIO_TITLE, "|error| / allowed  (allowed = atol + rtol·|PyTorch|)", "elements", log_x=True, clip=False
+        )
         self.ratio_plot.setToolTip("At or left of the red line (1) an element passes; right of it, it fails")
-        self.frames += [PlotFrame(self.abs_plot, "Parity error distribution"),
-                        PlotFrame(self.ratio_plot, "Parity error versus allowed")]
+        self.frames += [
+            PlotFrame(self.abs_plot, "Parity error distribution"),
+            PlotFrame(self.ratio_plot, "Parity error versus allowed"),
+        ]
         self._distribution_page.addWidget(self.frames[1])
         self._distribution_page.addWidget(self.frames[2])
 
@@ -192,12 +221,20 @@ class ParityView(ModelView):
             tallest[self.abs_plot] = max(tallest[self.abs_plot], max(hist["abs_counts"]))
             tallest[self.ratio_plot] = max(tallest[self.ratio_plot], max(hist["ratio_counts"]))
             color = SERIES_COLORS[i % len(SERIES_COLORS)]
-            for widget, edges, counts in ((self.abs_plot, hist["abs_edges"], hist["abs_counts"]),
-                                          (self.ratio_plot, hist["ratio_edges"], hist["ratio_counts"])):
+            for widget, edges, counts in (
+                (self.abs_plot, hist["abs_edges"], hist["abs_counts"]),
+                (self.ratio_plot, hist["ratio_edges"], hist["ratio_counts"]),
+            ):
                 # A bare curve (no scatter item behind it) in log10 units: PlotCurveItem has no log mode.
-                curve = pg.PlotCurveItem(np.log10(np.asarray(edges, dtype=float)), np.asarray(counts, dtype=float),
-                                         stepMode="center", pen=pen(color), fillLevel=0, brush=_faded(color),
-                                         name=name)
+                curve = pg.PlotCurveItem(
+                    np.log10(np.asarray(edges, dtype=float)),
+                    np.asarray(counts, dtype=float),
+                    stepMode="center",
+                    pen=pen(color),
+                    fillLevel=0,
+                    brush=_faded(color),
+                    name=name,
+                )
                 self._add(widget, curve)
             tolerance = out.get("tolerance", {})
             atols.add(float(tolerance.get("atol", 0)))
@@ -206,17 +243,37 @@ class ParityView(ModelView):
             if mean:
                 self._add(self.abs_plot, pg.InfiniteLine(np.log10(mean), angle=90, pen=pen(color, 1, dashed=True)))
         for atol in sorted(a for a in atols if a > 0):  # in log mode a line's position is in log10 units
-            self._add(self.abs_plot, pg.InfiniteLine(
-                np.log10(atol), angle=90, pen=pen(FAIL_COLOR, 1.5), label=f"atol {atol:g}",
-                labelOpts={"color": FAIL_COLOR, "position": 0.97, "anchors": [(1, 0), (1, 0)]}))
+            self._add(
+                self.abs_plot,
+                pg.InfiniteLine(
+                    np.log10(atol),
+                    angle=90,
+                    pen=pen(FAIL_COLOR, 1.5),
+                    label=f"atol {atol:g}",
+                    labelOpts={"color": FAIL_COLOR, "position": 0.97, "anchors": [(1, 0), (1, 0)]},
+                ),
+            )
         for limit in sorted(m for m in mean_limits if m > 0):
-            self._add(self.abs_plot, pg.InfiniteLine(
-                np.log10(limit), angle=90, pen=pen(LIMIT_COLOR, 1.5, dashed=True),
-                label=f"mean limit {limit:g}",
-                labelOpts={"color": LIMIT_COLOR, "position": 0.87, "anchors": [(1, 0), (1, 0)]}))
-        self._add(self.ratio_plot, pg.InfiniteLine(0.0, angle=90, pen=pen(FAIL_COLOR, 1.5), label="pass ≤ 1",
-                                                   labelOpts={"color": FAIL_COLOR, "position": 0.97,
-                                                              "anchors": [(1, 0), (1, 0)]}))
+            self._add(
+                self.abs_plot,
+                pg.InfiniteLine(
+                    np.log10(limit),
+                    angle=90,
+                    pen=pen(LIMIT_COLOR, 1.5, dashed=True),
+                    label=f"mean limit {limit:g}",
+                    labelOpts={"color": LIMIT_COLOR, "position": 0.87, "anchors": [(1, 0), (1, 0)]},
+                ),
+            )
+        self._add(
+            self.ratio_plot,
+            pg.InfiniteLine(
+                0.0,
+                angle=90,
+                pen=pen(FAIL_COLOR, 1.5),
+                label="pass ≤ 1",
+                labelOpts={"color": FAIL_COLOR, "position": 0.97, "anchors": [(1, 0), (1, 0)]},
+            ),
+        )
         note = f" ({exact} exactly equal, not on the log axis)" if exact else ""
         for widget, title in ((self.abs_plot, ABS_TITLE), (self.ratio_plot, RATIO_TITLE)):
             item = widget.getPlotItem()
@@ -232,9 +289,10 @@ class ParityView(ModelView):
         for i, (name, series) in enumerate(model.parity.items()):
             if name not in self._curves:
                 color = SERIES_COLORS[i % len(SERIES_COLORS)]
-                self._curves[name] = (item.plot(pen=pen(color), symbol="o", symbolSize=5, symbolBrush=color,
-                                                name=f"{name} max"),
-                                      item.plot(pen=pen(color, dashed=True), name=f"{name} mean"))
+                self._curves[name] = (
+                    item.plot(pen=pen(color), symbol="o", symbolSize=5, symbolBrush=color, name=f"{name} max"),
+                    item.plot(pen=pen(color, dashed=True), name=f"{name} mean"),
+                )
             max_curve, mean_curve = self._curves[name]
             max_curve.setData(series.batch.view, np.maximum(series.max_abs.view, ERROR_FLOOR))
             mean_curve.setData(series.batch.view, np.maximum(series.mean_abs.view, ERROR_FLOOR))
@@ -243,9 +301,13 @@ class ParityView(ModelView):
             import pyqtgraph as pg
 
             # In log mode an InfiniteLine's position is in log10 units.
-            self._tolerance_line = pg.InfiniteLine(pos=np.log10(atol), angle=0, pen=pen(FAIL_COLOR, 1),
-                                                   label=f"atol {atol:g}",
-                                                   labelOpts={"color": FAIL_COLOR, "position": 0.1})
+            self._tolerance_line = pg.InfiniteLine(
+                pos=np.log10(atol),
+                angle=0,
+                pen=pen(FAIL_COLOR, 1),
+                label=f"atol {atol:g}",
+                labelOpts={"color": FAIL_COLOR, "position": 0.1},
+            )
             item.addItem(self._tolerance_line)
 
 

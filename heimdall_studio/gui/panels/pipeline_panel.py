@@ -22,14 +22,23 @@ from heimdall_studio.gui.run_model import RunModel, StepState
 from heimdall_studio.gui.theme import FAIL_COLOR, PASS_COLOR
 from heimdall_studio.gui.widgets import ErrorBanner, format_bytes
 
-STEP_TITLES = {LOAD: "Load", EXPORT: "Export", VALIDATE: "Validate", PARITY: "Parity", BENCHMARK: "Benchmark",
-               METADATA: "Metadata", PUSH: "Push"}
+STEP_TITLES = {
+    LOAD: "Load",
+    EXPORT: "Export",
+    VALIDATE: "Validate",
+    PARITY: "Parity",
+    BENCHMARK: "Benchmark",
+    METADATA: "Metadata",
+    PUSH: "Push",
+}
 SHOWN_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
 
-STATUS_TEXT = {"passed": "Finished: every step passed.",
-               "gate_failed": "Finished, but a check did not pass — see the failed step.",
-               "failed": "Stopped by an error — see below.",
-               "cancelled": "Cancelled: the engine was stopped."}
+STATUS_TEXT = {
+    "passed": "Finished: every step passed.",
+    "gate_failed": "Finished, but a check did not pass — see the failed step.",
+    "failed": "Stopped by an error — see below.",
+    "cancelled": "Cancelled: the engine was stopped.",
+}
 
 
 def summarise(step: str, result: dict[str, Any]) -> str:
@@ -48,8 +57,11 @@ def summarise(step: str, result: dict[str, Any]) -> str:
     if step == BENCHMARK:
         entries = [e for e in result.get("entries", []) if e.get("available", True) and e.get("p50_ms")]
         best = min(entries, key=lambda e: e["p50_ms"], default=None)
-        return f"best p50 {best['p50_ms']:.2f} ms ({best['runtime']}, {best['device']}, bs {best['batch_size']})" \
-            if best else "no runtime available"
+        return (
+            f"best p50 {best['p50_ms']:.2f} ms ({best['runtime']}, {best['device']}, bs {best['batch_size']})"
+            if best
+            else "no runtime available"
+        )
     if step == METADATA:
         return f"sha256 {str(result.get('sha256', ''))[:12]}…"
     if step == PUSH:
@@ -57,8 +69,14 @@ def summarise(step: str, result: dict[str, Any]) -> str:
     return ""
 
 
-STATE_LOOK = {"waiting": ("○", None), "running": ("◐", None), "passed": ("✔", PASS_COLOR),
-              "failed": ("✘", FAIL_COLOR), "skipped": ("–", None), "cancelled": ("■", FAIL_COLOR)}
+STATE_LOOK = {
+    "waiting": ("○", None),
+    "running": ("◐", None),
+    "passed": ("✔", PASS_COLOR),
+    "failed": ("✘", FAIL_COLOR),
+    "skipped": ("–", None),
+    "cancelled": ("■", FAIL_COLOR),
+}
 
 
 class StepRow:

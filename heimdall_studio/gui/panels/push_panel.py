@@ -38,8 +38,10 @@ class PushPanel(ModelView):
         self.model_name = QLineEdit(placeholderText="the profile's model name")
         self.model_name.setToolTip("Registered model name in MLflow; empty uses the active profile's")
         self.force = QCheckBox("Register again even if this file is already registered")
-        self.force.setToolTip("Normally a file whose sha256 is already registered is not uploaded again; "
-                              "tick this to upload it and create a new version anyway")
+        self.force.setToolTip(
+            "Normally a file whose sha256 is already registered is not uploaded again; "
+            "tick this to upload it and create a new version anyway"
+        )
         self.push_button = QPushButton(action_icon("push"), "Push")
         self.push_button.setToolTip("Upload the .onnx file to the object store and register a version in MLflow")
         self.push_button.setEnabled(False)
@@ -75,8 +77,9 @@ class PushPanel(ModelView):
         if not can_push:
             self.hint.setText(IDLE_HINT)
         else:
-            self.hint.setText("Ready to push." if gates_passed else
-                              "Parity did not pass: pushing needs a confirmation.")
+            self.hint.setText(
+                "Ready to push." if gates_passed else "Parity did not pass: pushing needs a confirmation."
+            )
 
     def reset_view(self) -> None:
         self.progress.hide()
@@ -120,7 +123,9 @@ class PushPanel(ModelView):
         url = result.get("mlflow_ui_url")
         self.version.setText(f'<a href="{url}">{text}</a>' if url else text)
         if result.get("existing"):
-            self.hint.setText(f"Already registered: {text} holds this very file (same sha256), so nothing was "
-                              "uploaded. Tick “Register again” to create a new version anyway.")
+            self.hint.setText(
+                f"Already registered: {text} holds this very file (same sha256), so nothing was "
+                "uploaded. Tick “Register again” to create a new version anyway."
+            )
         else:
             self.hint.setText(f"Pushed: registered as {text}.")

@@ -48,8 +48,11 @@ class RegistryView(QWidget):
         buttons.addWidget(QLabel("Model"))
         buttons.addWidget(self.model_name, 1)
         buttons.addWidget(self.refresh_button)
-        for to, text in (("staging", "Promote to Staging…"), ("production", "Promote to Production…"),
-                         ("archived", "Archive…")):
+        for to, text in (
+            ("staging", "Promote to Staging…"),
+            ("production", "Promote to Production…"),
+            ("archived", "Archive…"),
+        ):
             button = QPushButton(action_icon("promote"), text) if to != "archived" else QPushButton(text)
             button.setToolTip(f"Move the selected version to {to}; asks for a note")
             button.setEnabled(False)
@@ -126,16 +129,29 @@ class RegistryView(QWidget):
 
     def _show_versions(self, versions: list[dict[str, Any]]) -> None:
         self.versions = versions
-        self.status.setText(f"{len(versions)} version(s)" if versions else
-                            "No versions registered under this name yet: push a model to create one.")
+        self.status.setText(
+            f"{len(versions)} version(s)"
+            if versions
+            else "No versions registered under this name yet: push a model to create one."
+        )
         latency_keys = latency_columns(versions)
         self.table.setColumnCount(len(COLUMNS) + len(latency_keys))
         self.table.setHorizontalHeaderLabels(COLUMNS[:-1] + [title for _key, title in latency_keys] + COLUMNS[-1:])
         fit_columns(self.table, stretch=3)  # the sha256 column gives way; names and figures stay whole
-        self.table.set_rows([[v["version"], ", ".join(v.get("aliases", [])), v.get("stage", ""),
-                              v.get("sha256", "")[:12], v.get("figures", {}).get("parity_passed", "")]
-                             + [_number(v.get("figures", {}).get(key)) for key, _title in latency_keys]
-                             + [v.get("created", "")] for v in versions])
+        self.table.set_rows(
+            [
+                [
+                    v["version"],
+                    ", ".join(v.get("aliases", [])),
+                    v.get("stage", ""),
+                    v.get("sha256", "")[:12],
+                    v.get("figures", {}).get("parity_passed", ""),
+                ]
+                + [_number(v.get("figures", {}).get(key)) for key, _title in latency_keys]
+                + [v.get("created", "")]
+                for v in versions
+            ]
+        )
         if versions:
             self.table.selectRow(0)
         self._show_selected()
@@ -157,8 +173,10 @@ def latency_columns(versions: list[dict[str, Any]]) -> list[tuple[str, str]]:
             parts = key.split(".")  # latency.RUNTIME.DEVICE.bN.p50_ms
             if len(parts) == 5 and parts[0] == "latency" and parts[4] == "p50_ms":
                 batch = int(parts[3][1:]) if parts[3][1:].isdigit() else 0
-                found[key] = ((parts[2], batch, parts[1]),
-                              f"{RUNTIME_SHORT.get(parts[1], parts[1])} {parts[2]} {parts[3]} p50 ms")
+                found[key] = (
+                    (parts[2], batch, parts[1]),
+                    f"{RUNTIME_SHORT.get(parts[1], parts[1])} {parts[2]} {parts[3]} p50 ms",
+                )
     return [(key, title) for key, (_order, title) in sorted(found.items(), key=lambda item: item[1][0])]
 
 

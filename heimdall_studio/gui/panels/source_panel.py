@@ -31,13 +31,20 @@ from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.widgets import ErrorBanner
 
 # What a user can open; the engine decides the kind by content, these only filter the dialog.
-OPEN_FILTER = ("Models (*.pt *.pth *.ckpt *.bin *.pt2 *.onnx *.torchscript *.jit);;"
-               "PyTorch checkpoints (*.pt *.pth *.ckpt *.bin);;TorchScript (*.pt *.torchscript *.jit);;"
-               "Exported programs (*.pt2);;ONNX (*.onnx);;All files (*)")
+OPEN_FILTER = (
+    "Models (*.pt *.pth *.ckpt *.bin *.pt2 *.onnx *.torchscript *.jit);;"
+    "PyTorch checkpoints (*.pt *.pth *.ckpt *.bin);;TorchScript (*.pt *.torchscript *.jit);;"
+    "Exported programs (*.pt2);;ONNX (*.onnx);;All files (*)"
+)
 
-KIND_NAMES = {"checkpoint": "Heimdall checkpoint", "state_dict": "State dict", "torchscript": "TorchScript",
-              "exported_program": "torch.export program (.pt2)", "pickled_module": "Pickled nn.Module",
-              "onnx": "ONNX model (export is skipped)"}
+KIND_NAMES = {
+    "checkpoint": "Heimdall checkpoint",
+    "state_dict": "State dict",
+    "torchscript": "TorchScript",
+    "exported_program": "torch.export program (.pt2)",
+    "pickled_module": "Pickled nn.Module",
+    "onnx": "ONNX model (export is skipped)",
+}
 
 
 class InputSpecTable(QTableWidget):
@@ -54,8 +61,10 @@ class InputSpecTable(QTableWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.setToolTip("Inputs the exporter traces with. Shape: integers, or names such as 'batch' for "
-                        "dynamic axes, e.g. batch,3,224,224. Edit where the source could not tell.")
+        self.setToolTip(
+            "Inputs the exporter traces with. Shape: integers, or names such as 'batch' for "
+            "dynamic axes, e.g. batch,3,224,224. Edit where the source could not tell."
+        )
         self.itemChanged.connect(lambda _item: self.edited.emit())
 
     def set_specs(self, specs: list[TensorSpec]) -> None:
@@ -104,15 +113,18 @@ class SourcePanel(QWidget):
         style = self.style()
 
         self.path = QLineEdit(placeholderText="Open a file, or type runs:/RUN_ID/path or models:/NAME@alias")
-        self.path.setToolTip("The model being exported. Drop a file onto the window, or type a path, "
-                             "runs:/RUN_ID/path, models:/NAME/VERSION or models:/NAME@alias and press Enter.")
+        self.path.setToolTip(
+            "The model being exported. Drop a file onto the window, or type a path, "
+            "runs:/RUN_ID/path, models:/NAME/VERSION or models:/NAME@alias and press Enter."
+        )
         self.path.returnPressed.connect(self._typed_source)
         self.open_button = QPushButton(action_icon("open"), "Open…")
         self.open_button.setToolTip("Open a model file (Ctrl+O)")
         self.open_button.clicked.connect(self.open_requested)
         self.browse_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirLinkIcon), "Browse MLflow…")
-        self.browse_button.setToolTip("Pick a checkpoint or a logged model from the runs of the active "
-                                      "profile's MLflow server")
+        self.browse_button.setToolTip(
+            "Pick a checkpoint or a logged model from the runs of the active profile's MLflow server"
+        )
         self.browse_button.clicked.connect(self.browse_mlflow_requested)
         self.recent_button = QToolButton(text="Recent", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         self.recent_button.setToolTip("Models opened before")
@@ -127,18 +139,26 @@ class SourcePanel(QWidget):
         self.source_hint = QLabel("", wordWrap=True)
         self.source_hint.hide()
         self.model_class = QLineEdit(placeholderText="package.module:Class")
-        self.model_class.setToolTip("For plain state dicts: the nn.Module class to build before loading the "
-                                    "weights, e.g. tests.support.tiny_models:TwoHeadNet.")
+        self.model_class.setToolTip(
+            "For plain state dicts: the nn.Module class to build before loading the "
+            "weights, e.g. tests.support.tiny_models:TwoHeadNet."
+        )
         self.model_kwargs = QLineEdit(placeholderText='{"width": 16}')
-        self.model_kwargs.setToolTip("Arguments of the model class's __init__, as a JSON object "
-                                     "(the CLI's --model-kwargs). Empty: none, or the checkpoint's own.")
+        self.model_kwargs.setToolTip(
+            "Arguments of the model class's __init__, as a JSON object "
+            "(the CLI's --model-kwargs). Empty: none, or the checkpoint's own."
+        )
         self.trust = QCheckBox("Trust this file (allow full unpickling)")
-        self.trust.setToolTip("Needed for files that pickle a whole nn.Module. Unpickling runs code from the "
-                              "file: only tick it for files you made or trust.")
+        self.trust.setToolTip(
+            "Needed for files that pickle a whole nn.Module. Unpickling runs code from the "
+            "file: only tick it for files you made or trust."
+        )
         self.reference = QLineEdit(placeholderText="checkpoint or runs:/… URI of the PyTorch model")
-        self.reference.setToolTip("For an .onnx source: the PyTorch model it was exported from. With it, Run "
-                                  "checks parity and benchmarks PyTorch beside ONNX Runtime; without it, "
-                                  "only ONNX Runtime is measured.")
+        self.reference.setToolTip(
+            "For an .onnx source: the PyTorch model it was exported from. With it, Run "
+            "checks parity and benchmarks PyTorch beside ONNX Runtime; without it, "
+            "only ONNX Runtime is measured."
+        )
         self.reference_label = QLabel("Reference model")
         self.inputs = InputSpecTable()
         self.inputs.setMinimumHeight(90)
@@ -243,8 +263,12 @@ class SourcePanel(QWidget):
     def source_options(self) -> SourceOptions:
         """How to open the source; raises BadInputError for an input spec that does not parse."""
         inputs = self.inputs.spec_texts() if self._inputs_edited else ()
-        return SourceOptions(model_class=self.model_class.text().strip(), model_kwargs=self._model_kwargs(),
-                             trust=self.trust.isChecked(), inputs=inputs)
+        return SourceOptions(
+            model_class=self.model_class.text().strip(),
+            model_kwargs=self._model_kwargs(),
+            trust=self.trust.isChecked(),
+            inputs=inputs,
+        )
 
     def reference_source(self) -> str:
         """The PyTorch model an .onnx source is compared with ("" for none, or for other sources)."""
@@ -257,8 +281,10 @@ class SourcePanel(QWidget):
         try:
             kwargs = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise BadInputError(f"Model arguments are not valid JSON: {exc.msg} at character {exc.pos}.",
-                                'Write a JSON object, e.g. {"width": 16}.') from None
+            raise BadInputError(
+                f"Model arguments are not valid JSON: {exc.msg} at character {exc.pos}.",
+                'Write a JSON object, e.g. {"width": 16}.',
+            ) from None
         if not isinstance(kwargs, dict):
             raise BadInputError("Model arguments must be a JSON object.", 'Write e.g. {"width": 16}.')
         return kwargs

@@ -15,8 +15,14 @@ from heimdall_studio.gui.run_model import RunModel, StepState
 from heimdall_studio.gui.widgets import format_bytes, format_number
 
 CARD_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
-VERDICT = {"waiting": "waiting", "running": "running…", "passed": "passed", "failed": "FAILED",
-           "skipped": "skipped", "cancelled": "cancelled"}
+VERDICT = {
+    "waiting": "waiting",
+    "running": "running…",
+    "passed": "passed",
+    "failed": "FAILED",
+    "skipped": "skipped",
+    "cancelled": "cancelled",
+}
 
 
 def headline(step: str, result: dict[str, Any]) -> str:
@@ -28,8 +34,10 @@ def headline(step: str, result: dict[str, Any]) -> str:
     if step == EXPORT:
         return f"{result.get('exporter', '')} exporter\n{format_bytes(result.get('size_bytes'))}".strip()
     if step == VALIDATE:
-        return f"opset {opset_text(result.get('opsets'))}\n{result.get('node_count', '?')} nodes, " \
-               f"IR {result.get('ir_version', '?')}"
+        return (
+            f"opset {opset_text(result.get('opsets'))}\n{result.get('node_count', '?')} nodes, "
+            f"IR {result.get('ir_version', '?')}"
+        )
     if step == PARITY:
         return parity_headline(result)
     if step == BENCHMARK:
@@ -102,8 +110,7 @@ class StepCard(QFrame):
         icon, color = STATE_LOOK[state.status]
         self.verdict.setText(f"{icon} {VERDICT[state.status]}")
         self.verdict.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
-        self.setStyleSheet(f"#card_{self.step} {{ border: 1px solid {color}; border-radius: 4px; }}" if color
-                           else "")
+        self.setStyleSheet(f"#card_{self.step} {{ border: 1px solid {color}; border-radius: 4px; }}" if color else "")
         if state.result:
             self.figure.setText(headline(self.step, state.result))
         elif state.error is not None:

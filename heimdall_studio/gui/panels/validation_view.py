@@ -53,15 +53,23 @@ class ValidationView(ModelView):
         self.tensors.setToolTip("Inputs and outputs as recorded in the ONNX graph; names are dynamic axes")
         self.ops = ReadOnlyTable(["Operator", "Count"])
         self.ops.setSortingEnabled(True)
-        self.ops.setToolTip("How often each ONNX operator occurs in the graph (most frequent first; click a "
-                            "header to sort)")
+        self.ops.setToolTip(
+            "How often each ONNX operator occurs in the graph (most frequent first; click a header to sort)"
+        )
         fit_columns(self.tensors, stretch=1)
         fit_columns(self.ops, stretch=0)
 
         form = QFormLayout()
-        for label, widget in (("Checker", self.verdict), ("File", self.file), ("Opset", self.opset),
-                              ("IR version", self.ir_version), ("Producer", self.producer),
-                              ("Nodes", self.nodes), ("Size", self.size), ("sha256", self.sha256)):
+        for label, widget in (
+            ("Checker", self.verdict),
+            ("File", self.file),
+            ("Opset", self.opset),
+            ("IR version", self.ir_version),
+            ("Producer", self.producer),
+            ("Nodes", self.nodes),
+            ("Size", self.size),
+            ("sha256", self.sha256),
+        ):
             form.addRow(label, widget)
         tables = QSplitter(Qt.Orientation.Horizontal)
         tables.addWidget(self.tensors)
@@ -85,16 +93,25 @@ class ValidationView(ModelView):
         elif model.steps.get(VALIDATE) is not None and model.steps[VALIDATE].error is not None:
             error = model.steps[VALIDATE].error
             self.verdict.setText("FAILED")
-            self.verdict.setStyleSheet(f"color: {pass_fail_item(False).foreground().color().name()}; "
-                                       "font-weight: bold;")
+            self.verdict.setStyleSheet(
+                f"color: {pass_fail_item(False).foreground().color().name()}; font-weight: bold;"
+            )
             self.errors.show_error(error.message, error.hint, error.details)
         if model.result(METADATA):
             self.show_metadata(model.result(METADATA))
 
     def clear(self) -> None:
         self.verdict.setStyleSheet("")
-        for label in (self.verdict, self.file, self.opset, self.ir_version, self.producer, self.nodes,
-                      self.size, self.sha256):
+        for label in (
+            self.verdict,
+            self.file,
+            self.opset,
+            self.ir_version,
+            self.producer,
+            self.nodes,
+            self.size,
+            self.sha256,
+        ):
             label.setText("—")
         self.errors.clear()
         self.tensors.set_rows([])
@@ -111,15 +128,17 @@ class ValidationView(ModelView):
         self.verdict.setStyleSheet(f"color: {item.foreground().color().name()}; font-weight: bold;")
         self.opset.setText(opset_text(result.get("opsets")))
         self.ir_version.setText(str(result.get("ir_version", "—")))
-        self.producer.setText(f"{result.get('producer_name', '')} {result.get('producer_version', '')}".strip()
-                              or "—")
+        self.producer.setText(f"{result.get('producer_name', '')} {result.get('producer_version', '')}".strip() or "—")
         self.nodes.setText(str(result.get("node_count", "—")))
         if result.get("initializer_bytes") is not None and self.size.text() == "—":
             self.size.setText(f"weights {format_bytes(result['initializer_bytes'])}")
-        rows = [["input", t["name"], _shape_text(t.get("shape", [])), t.get("dtype", "")]
-                for t in result.get("inputs", [])]
-        rows += [["output", t["name"], _shape_text(t.get("shape", [])), t.get("dtype", "")]
-                 for t in result.get("outputs", [])]
+        rows = [
+            ["input", t["name"], _shape_text(t.get("shape", [])), t.get("dtype", "")] for t in result.get("inputs", [])
+        ]
+        rows += [
+            ["output", t["name"], _shape_text(t.get("shape", [])), t.get("dtype", "")]
+            for t in result.get("outputs", [])
+        ]
         self.tensors.set_rows(rows)
         histogram = result.get("op_histogram") or {}
         self.ops.setSortingEnabled(False)
