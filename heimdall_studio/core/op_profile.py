@@ -43,7 +43,8 @@ class OpProfileResult:
     cpu_fallback: list[str] = field(default_factory=list)  # nodes on the CPU in a CUDA session
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(self)
+        data: dict[str, Any] = json_safe(self)
+        return data
 
 
 def op_profile_step(
@@ -141,15 +142,15 @@ def summarise(events: list[dict[str, Any]], skip_runs: int = 1) -> OpProfileResu
     count = max(len(kept), 1)
     means = {node: total / count for node, total in totals.items()}
     total = sum(means.values()) or 1.0
-    nodes = [
+    nodes: list[dict[str, Any]] = [
         {"onnx_node": node, "op_type": info[node][0], "provider": info[node][1], "mean_us": mean, "share": mean / total}
         for node, mean in sorted(means.items(), key=lambda kv: -kv[1])
     ]
     by_type: dict[str, float] = {}
     placement: dict[str, int] = {}
-    for node in nodes:
-        by_type[node["op_type"]] = by_type.get(node["op_type"], 0.0) + node["mean_us"]
-        placement[node["provider"]] = placement.get(node["provider"], 0) + 1
+    for entry in nodes:
+        by_type[entry["op_type"]] = by_type.get(entry["op_type"], 0.0) + entry["mean_us"]
+        placement[entry["provider"]] = placement.get(entry["provider"], 0) + 1
     by_op_type = [
         {"op_type": op, "mean_us": mean, "share": mean / total}
         for op, mean in sorted(by_type.items(), key=lambda kv: -kv[1])

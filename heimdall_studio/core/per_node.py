@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,8 @@ class PerNodeResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(self)
+        data: dict[str, Any] = json_safe(self)
+        return data
 
 
 def per_node_step(
@@ -184,7 +185,7 @@ def _torch_outputs(
 
     seen: dict[str, list[Any]] = {}
 
-    def hook(path: str):
+    def hook(path: str) -> Callable[[Any, Any, Any], None]:
         def keep(_module: Any, _args: Any, output: Any) -> None:
             seen.setdefault(path, []).append(
                 output.detach().float().cpu().numpy().copy() if isinstance(output, torch.Tensor) else None
