@@ -43,7 +43,19 @@ def _watch_stdin(cancel: CancelToken) -> None:
     cancel.cancel()
 
 
+def _lower_priority() -> None:
+    """The app asks for a lower scheduling priority (``HEIMDALL_ENGINE_NICE``): when its UI thread wakes,
+    it gets a core at once instead of waiting for the runtimes' threads to yield one."""
+    try:
+        increment = int(os.environ.get("HEIMDALL_ENGINE_NICE", "0"))
+        if increment > 0 and hasattr(os, "nice"):
+            os.nice(increment)
+    except (ValueError, OSError):
+        pass  # a priority is a wish, not a requirement
+
+
 def main() -> int:
+    _lower_priority()
     protocol = _protocol_stream()
     install_log_masking()
     request = PipelineRequest.from_json(sys.stdin.readline())

@@ -34,8 +34,9 @@ class EngineClient:
     the child after ``grace_s`` if it has not stopped; then kills it.
     """
 
-    def __init__(self, request: PipelineRequest, *, grace_s: float = 2.0, python: str = sys.executable):
+    def __init__(self, request: PipelineRequest, *, grace_s: float = 2.0, python: str = sys.executable, nice: int = 0):
         self.request = request
+        self.nice = nice  # added to the child's niceness: the app's UI thread wins the CPU when it wakes
         self.grace_s = grace_s
         self.python = python
         self._proc: subprocess.Popen[str] | None = None
@@ -50,6 +51,8 @@ class EngineClient:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
+        if self.nice:
+            env[NICE_VARIABLE] = str(self.nice)
         self._proc = subprocess.Popen(
             [self.python, "-m", "heimdall_studio.engine"],
             stdin=subprocess.PIPE,
@@ -180,6 +183,9 @@ class EngineClient:
             self._proc.terminate()  # SIGTERM: the engine unwinds and cleans up
         if self.wait(2.0) is None and self._proc is not None and self.running:
             self._proc.kill()
+
+
+NICE_VARIABLE = "HEIMDALL_ENGINE_NICE"
 
 
 def _describe_exit(returncode: int) -> str:

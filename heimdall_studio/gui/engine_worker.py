@@ -23,6 +23,7 @@ from heimdall_studio.core.events import PipelineFinished
 from heimdall_studio.engine.client import EngineClient
 from heimdall_studio.engine.request import PipelineRequest
 
+ENGINE_NICE = 5  # the engine yields the CPU to the window's UI thread (stalls); the window itself uses little
 COALESCE_S = 0.05  # the UI thread hears from the engine at most 20 times a second
 _END = object()
 
@@ -70,7 +71,7 @@ class EngineRun(QObject):
             client.cancel()  # returns at once: the client escalates on a thread of its own
 
     def _read_events(self) -> Iterator[list[object]]:
-        client = EngineClient(self.request)
+        client = EngineClient(self.request, nice=ENGINE_NICE)
         with self._lock:
             self._client = client
             cancel_now = self._cancel_requested

@@ -477,6 +477,14 @@ class MainWindow(QMainWindow):
                 self.registry.refresh()
         self.run_finished.emit(finished)
 
+    def _prepare_views(self) -> None:
+        """Build the plots a run will fill while nothing runs: a run then spends no UI time on them."""
+        self.parity.prepare()
+        try:
+            self.latency.prepare(self.options.benchmark_options().batch_sizes)
+        except HeimdallError:
+            pass  # the form says what is wrong when Run is pressed
+
     def _log_promotion(self, result: dict) -> None:
         where = f"alias @{result['alias']}" if result.get("alias") else f"stage {result.get('stage') or '—'}"
         self.run_model.log(
@@ -495,6 +503,7 @@ class MainWindow(QMainWindow):
             self.pipeline.set_status(f"{display_name(source)} recognised — press Run (Ctrl+R).")
             if self.session.onnx_path and not self._closing:  # an .onnx file: its graph right away
                 self.graph.set_model(self.session.onnx_path)
+            self._prepare_views()
         elif model.failure is not None:
             failure = model.failure
             self.source_panel.show_load_error(failure.message, failure.hint, failure.details)

@@ -117,17 +117,16 @@ def test_three_default_runs_in_one_window_do_not_grow(window, qtbot, demo_checkp
     assert rss[2] <= rss[1] * 1.05, f"memory grew from run 2 to run 3: {rss[1] / 2**20:.1f} → {rss[2] / 2**20:.1f} MiB"
 
 
+def self_test(source: Path, home: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``heimdall-studio gui SOURCE --self-test`` in a process of its own, with its own settings."""
+    env = dict(os.environ, HEIMDALL_CONFIG_DIR=str(home / "config"), HEIMDALL_DATA_DIR=str(home / "data"))
+    argv = [sys.executable, "-m", "heimdall_studio", "gui", str(source), "--self-test"]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.mark.soak
 def test_self_test_mode_runs_the_pipeline_and_reports(tmp_path, demo_checkpoint):
-    env = dict(os.environ, HEIMDALL_CONFIG_DIR=str(tmp_path / "config"), HEIMDALL_DATA_DIR=str(tmp_path / "data"))
-    done = subprocess.run(
-        [sys.executable, "-m", "heimdall_studio", "gui", str(demo_checkpoint), "--self-test"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    done = self_test(demo_checkpoint, tmp_path, timeout=1200)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert re.fullmatch(r"first paint: \d+ ms", lines[0]), lines
@@ -142,14 +141,6 @@ def test_self_test_mode_runs_the_pipeline_and_reports(tmp_path, demo_checkpoint)
 def test_self_test_of_a_file_that_cannot_be_opened_exits_2(tmp_path):
     bad = tmp_path / "notes.pt"
     bad.write_text("not a model")
-    env = dict(os.environ, HEIMDALL_CONFIG_DIR=str(tmp_path / "config"), HEIMDALL_DATA_DIR=str(tmp_path / "data"))
-    done = subprocess.run(
-        [sys.executable, "-m", "heimdall_studio", "gui", str(bad), "--self-test"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = self_test(bad, tmp_path, timeout=300)
     assert done.returncode == 2, done.stdout + done.stderr[-3000:]
     assert done.stdout.startswith("first paint: ") and "error:" in done.stderr

@@ -5,7 +5,6 @@ install-desktop. `make test-bundle`; about ten minutes."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -14,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.support.installed_app import run_demo_headless
 
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(3600)]  # the build alone takes 10+ minutes on 2 cores
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,30 +86,7 @@ def test_the_bundle_opens_runs_the_demo_headless_and_draws_the_graph(bundle, env
         f"(ratio {sorted(bundled)[1] / sorted(venv)[1]:.2f})"
     )
 
-    checkpoint = tmp_path / "demo.pt"
-    _run([bundle, "demo-checkpoint", checkpoint], env=env, cwd=work)
-    report = tmp_path / "report.json"
-    run = _run(
-        [
-            bundle,
-            "run",
-            checkpoint,
-            "--out",
-            tmp_path / "out",
-            "--report",
-            report,
-            "--bench-iterations",
-            "10",
-            "--bench-warmup",
-            "2",
-            "--bench-batch-sizes",
-            "1",
-        ],
-        env=env,
-        cwd=work,
-    )
-    assert "passed (exit code 0)" in run.stdout, run.stdout
-    data = json.loads(report.read_text())
+    _run_out, data = run_demo_headless(bundle, tmp_path, env=env, cwd=work)
     assert data["status"] == "passed" and data["export"]["exporter"] == "dynamo" and data["parity"]["passed"]
 
     shot = tmp_path / "graph.png"

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.installed_app import run_demo_headless
+
 pytestmark = [pytest.mark.wheel, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,31 +91,6 @@ def test_the_installed_wheel_opens_the_window_and_runs_the_demo_headless(built, 
     assert first_paint, smoke.stdout
     print(f"venv install: {first_paint.group(0)}")
 
-    checkpoint = tmp_path / "demo.pt"
-    _run([app, "demo-checkpoint", checkpoint], cwd=work, env=env)
-    report = tmp_path / "report.json"
-    run = _run(
-        [
-            app,
-            "run",
-            checkpoint,
-            "--out",
-            tmp_path / "out",
-            "--report",
-            report,
-            "--bench-iterations",
-            "10",
-            "--bench-warmup",
-            "2",
-            "--bench-batch-sizes",
-            "1",
-        ],
-        cwd=work,
-        env=env,
-        timeout=900,
-    )
-    assert "passed (exit code 0)" in run.stdout, run.stdout
+    run, data = run_demo_headless(app, tmp_path, env=env, cwd=work)
     assert "opsets ai.onnx 18" in run.stdout
-    import json
-
-    assert json.loads(report.read_text())["status"] == "passed"
+    assert data["status"] == "passed"

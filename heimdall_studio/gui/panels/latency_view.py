@@ -119,7 +119,9 @@ class DeviceTable(QGroupBox):
 
 class LatencyView(ModelView):
     sections = ("latency", "results")
-    interval_ms = 50  # ~20 Hz while samples arrive
+    # 5 Hz: live enough to watch, and the window takes little CPU from the runtimes it measures
+    # (the engine's figures must not depend on whether this tab is shown).
+    interval_ms = 200
     render_hidden = False
 
     def __init__(self, parent: QWidget | None = None):
@@ -218,14 +220,13 @@ class LatencyView(ModelView):
             for items in self._bars.values():
                 for item in items:
                     self.comparison.getPlotItem().removeItem(item)
-            for frame in self._histograms.values():
+            for key, curve in self._hist_curves.items():
+                self._histograms[key[2]].plot.getPlotItem().removeItem(curve)
+            for frame in self._histograms.values():  # kept: building a plot costs ~90 ms of UI time
                 frame.close_window()
-                self.frames.remove(frame)
-                self._histogram_grid.removeWidget(frame)
-                frame.deleteLater()
+                frame.hide()
         self._curves.clear()
         self._bars.clear()
-        self._histograms.clear()
         self._hist_curves.clear()
         self._drawn.clear()
         self._hist_drawn.clear()
@@ -348,18 +349,34 @@ class LatencyView(ModelView):
         item.setXRange(-0.6, len(batches) - 0.4, padding=0)
         item.enableAutoRange(y=True)
 
+    def prepare(self, batch_sizes: tuple[int, ...]) -> None:
+        """Build the histogram plots of these batch sizes now, hidden, before a run: each costs ~90 ms
+        of UI time, which a run should not pay while the user watches it."""
+        if self.live_plot is None:
+            return
+        for b in batch_sizes:
+            self._histogram_frame(b).hide()
+
+    def _histogram_frame(self, b: int):
+        if b not in self._histograms:
+            from heimdall_studio.gui.plots import PlotFrame, make_plot
+
+            plot = make_plot(f"Latency histogram, batch size {b}", "ms", "inferences", clip=False)
+            frame = PlotFrame(plot, f"Latency histogram batch {b}")
+            self._histograms[b] = frame
+            self.frames.append(frame)
+            self._relayout_histograms()
+        return self._histograms[b]
+
     def _draw_histograms(self, timed, batches: list[int]) -> None:
-        from heimdall_studio.gui.plots import PlotFrame, make_plot, pen, set_log_mode
+        from heimdall_studio.gui.plots import pen, set_log_mode
 
         log = self.log_x.isChecked()
         for b in batches:
             in_batch = [s for s in timed if s.batch_size == b]
-            if b not in self._histograms:
-                plot = make_plot(f"Latency histogram, batch size {b}", "ms", "inferences", clip=False)
-                frame = PlotFrame(plot, f"Latency histogram batch {b}")
-                self._histograms[b] = frame
-                self.frames.append(frame)
-                self._relayout_histograms()
+            frame = self._histogram_frame(b)
+            if frame.isHidden():
+                frame.show()
             drawn = tuple(s.timed.size for s in in_batch)
             if not in_batch or self._hist_drawn.get(b) == drawn:
                 continue

@@ -169,6 +169,12 @@ class ParityView(ModelView):
             outputs, self._pending = self._pending, None
             self._draw_distribution(outputs)
 
+    def prepare(self) -> None:
+        """Build the distribution plots now (about 90 ms each), before a run, so that showing their
+        tab during a run costs no UI time."""
+        if self.plot is not None and self.abs_plot is None:
+            self._build_distribution()
+
     def _build_distribution(self) -> None:
         from heimdall_studio.gui.plots import PlotFrame, make_plot
 
