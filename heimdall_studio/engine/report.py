@@ -105,6 +105,19 @@ def _producer(validation: dict[str, Any]) -> str:
     return f"{name} {version}".strip()
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (os.umask can only swap it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_report(report: dict[str, Any], path: Path) -> Path:
     """Write strict JSON atomically (temp file in the same folder, then rename); a path ending
     in .html gets the self-contained HTML page of the report instead."""
@@ -121,6 +134,7 @@ def write_report(report: dict[str, Any], path: Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is as readable as the .onnx
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -166,3 +166,19 @@ def test_a_run_on_the_exported_file_keeps_the_earlier_report(tmp_path):
     assert later.report["onnx_source"]["path"] == onnx_path
     assert later.report["parity"] == first.report["parity"]
     assert later.report["export"]["exporter"] == "torchscript"
+
+
+def test_a_report_is_as_readable_as_the_files_beside_it(tmp_path):
+    import os
+    import stat
+
+    from heimdall_studio.engine.report import write_report
+
+    previous = os.umask(0o022)
+    try:
+        path = write_report({"status": "passed"}, tmp_path / "model.report.json")
+        beside = tmp_path / "model.onnx"
+        beside.write_bytes(b"x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(beside.stat().st_mode) == 0o644
