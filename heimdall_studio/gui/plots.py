@@ -38,7 +38,7 @@ def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False, clip:
     from heimdall_studio.gui.theme import plot_colors
 
     background, foreground = plot_colors()
-    before = {id(w) for w in QApplication.topLevelWidgets()}
+    before = QApplication.topLevelWidgets()  # the objects, not their ids: a freed widget's id is reused
     widget = pg.PlotWidget(
         background=background, axisItems={side: _decade_axis_class()(side) for side in ("left", "bottom")}
     )
@@ -59,7 +59,7 @@ def make_plot(title: str, x_label: str, y_label: str, log_y: bool = False, clip:
     # to Python's garbage collector; deleting them ourselves crashes PySide. Mark them as the
     # library's so leak checks can tell them from ours.
     for stray in QApplication.topLevelWidgets():
-        if id(stray) not in before:
+        if not any(stray is old for old in before):
             stray.setProperty(LIBRARY_OWNED, True)
     return widget
 
