@@ -12,7 +12,7 @@ from heimdall_studio.gui.model_view import ModelView
 from heimdall_studio.gui.panels.pipeline_panel import STATE_LOOK, STEP_TITLES
 from heimdall_studio.gui.panels.validation_view import opset_text
 from heimdall_studio.gui.run_model import RunModel, StepState
-from heimdall_studio.gui.widgets import format_bytes, format_number
+from heimdall_studio.gui.widgets import format_bytes
 
 CARD_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
 VERDICT = {
@@ -60,8 +60,19 @@ def parity_headline(result: dict[str, Any]) -> str:
         return "no output compared"
     tol = criteria.get(worst_name) or criteria.get("default") or {}
     atol, rtol = tol.get("atol"), tol.get("rtol")
-    limit = f"\nallowed {format_number(atol)} + {format_number(rtol)}·|ref|" if atol is not None else ""
-    return f"max |err| {format_number(worst)}{limit}"
+    limit = f"\n≤ {_short(atol)} + {_short(rtol)}·|ref|" if atol is not None and rtol is not None else ""
+    return f"max |err| {_short(worst)}{limit}"
+
+
+def _short(value: float) -> str:
+    """A figure that fits a card: 7.7e-07, 1e-04, 0.25."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    if abs(value) < 1e-2:
+        text = f"{value:.1e}"
+        return text.replace(".0e", "e")
+    return f"{value:.3g}"
 
 
 def speedup_headline(result: dict[str, Any]) -> str:
@@ -72,7 +83,7 @@ def speedup_headline(result: dict[str, Any]) -> str:
             continue
         batch = min(by_batch, key=lambda b: int(b))
         ratio = by_batch[batch]
-        lines.append(f"ONNX Runtime {ratio:.2f}× PyTorch\n({device.upper()}, batch {batch})")
+        lines.append(f"ORT {ratio:.2f}× PyTorch\n{device.upper()}, batch {batch}")
     if lines:
         return "\n".join(lines)
     entries = [e for e in result.get("entries", []) if e.get("available", True) and e.get("p50_ms")]
