@@ -44,6 +44,7 @@ def test_opening_an_onnx_file_shows_validation_and_graph_without_a_run(window, q
     assert window.graph.model_path == str(tiny_onnx)
     nodes: list[int] = []
     qtbot.waitUntil(lambda: (window.graph.count_nodes(nodes.append), bool(nodes) and nodes[-1] > 0)[1], timeout=30000)
+    qtbot.wait(1500)  # the web view's next frame: the drawn graph, not Netron's spinner
     screenshot(window, "onnx-source-graph")
 
 
