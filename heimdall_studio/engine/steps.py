@@ -127,13 +127,18 @@ def run_validate(state: RunState) -> Generator[ev.Event, None, Any]:
     return result
 
 
-def run_parity(state: RunState) -> Generator[ev.Event, None, Any]:
+def _comparison(state: RunState, missing_reference: str) -> tuple[Path, LoadedModel]:
+    """The validated ONNX file and the PyTorch model to compare it with, or SkipStep saying why not."""
     onnx_path = _need_onnx(state)
     if ev.VALIDATE in state.gates_failed:
         raise SkipStep("validation failed, so ONNX Runtime cannot be trusted to run the file")
-    model = state.torch_model
-    if model is None:
-        raise SkipStep("no PyTorch model to compare against (give a reference checkpoint)")
+    if state.torch_model is None:
+        raise SkipStep(missing_reference)
+    return onnx_path, state.torch_model
+
+
+def run_parity(state: RunState) -> Generator[ev.Event, None, Any]:
+    onnx_path, model = _comparison(state, "no PyTorch model to compare against (give a reference checkpoint)")
     from heimdall_studio.core.parity import parity_step
     from heimdall_studio.core.runners import OrtRunner, TorchRunner
 
@@ -165,12 +170,7 @@ def run_benchmark(state: RunState) -> Generator[ev.Event, None, Any]:
 
 
 def run_per_node(state: RunState) -> Generator[ev.Event, None, Any]:
-    onnx_path = _need_onnx(state)
-    if ev.VALIDATE in state.gates_failed:
-        raise SkipStep("validation failed, so ONNX Runtime cannot be trusted to run the file")
-    model = state.torch_model
-    if model is None:
-        raise SkipStep("no PyTorch model to compare against (give --reference SOURCE)")
+    onnx_path, model = _comparison(state, "no PyTorch model to compare against (give --reference SOURCE)")
     from heimdall_studio.core.per_node import per_node_step
 
     parity = state.report.get("parity") if ev.PARITY in state.request.steps else None

@@ -117,12 +117,15 @@ class MainWindow(QMainWindow):
         self.docks[title] = dock
         return dock
 
-    def _action(self, text: str, slot, shortcut=None, icon=None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot, shortcut=None, icon: str = "", tip: str = "") -> QAction:
+        """An action of the window; ``icon`` names one of the app's own (gui.icons)."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
+        if icon:
+            from heimdall_studio.gui.icons import action_icon
+
+            action.setIcon(action_icon(icon))
         action.setToolTip(tip or text)
         action.setStatusTip(tip or text)
         action.triggered.connect(slot)
@@ -130,29 +133,27 @@ class MainWindow(QMainWindow):
         return action
 
     def _make_actions(self) -> None:
-        from heimdall_studio.gui.icons import action_icon, app_icon
+        from heimdall_studio.gui.icons import app_icon
 
         self.setWindowIcon(app_icon())
         self.open_action = self._action(
             "&Open model…",
             self.choose_source,
             QKeySequence.StandardKey.Open,
-            None,
+            "open",
             "Open a checkpoint, TorchScript, .pt2 or .onnx",
         )
         self.run_action = self._action(
-            "&Run pipeline", self.run_pipeline, "Ctrl+R", None, "Export → validate → parity → benchmark → metadata"
+            "&Run pipeline", self.run_pipeline, "Ctrl+R", "run", "Export → validate → parity → benchmark → metadata"
         )
-        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", None, "Stop the engine")
-        for action, icon in ((self.open_action, "open"), (self.run_action, "run"), (self.cancel_action, "cancel")):
-            action.setIcon(action_icon(icon))
+        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", "cancel", "Stop the engine")
         self.cancel_action.setEnabled(False)
         self.settings_action = self._action(
-            "&Settings…", self.open_settings, "Ctrl+,", None, "Profiles (MLflow, S3, secrets) and run defaults"
+            "&Settings…", self.open_settings, "Ctrl+,", "", "Profiles (MLflow, S3, secrets) and run defaults"
         )
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.browse_action = self._action(
-            "&Browse MLflow…", self.browse_mlflow, None, None, "Open a checkpoint or logged model from an MLflow run"
+            "&Browse MLflow…", self.browse_mlflow, None, "", "Open a checkpoint or logged model from an MLflow run"
         )
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         reset_layout = self._action("Reset layout", lambda: self.restoreState(self._default_state))
@@ -173,7 +174,7 @@ class MainWindow(QMainWindow):
         self.view_menu.addSeparator()
         self.view_menu.addAction(reset_layout)
         self.about_action = self._action(
-            "&About Heimdall Studio", self.show_about, None, None, "Versions, folders, and a copy for bug reports"
+            "&About Heimdall Studio", self.show_about, None, "", "Versions, folders, and a copy for bug reports"
         )
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
