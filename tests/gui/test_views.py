@@ -121,7 +121,7 @@ def test_latency_view_draws_bars_whiskers_histograms_and_speedup(qtbot, tmp_path
     # the speed-up: headline and a table column, from the benchmark's own result
     ratio = {b: BASE_MS[("pytorch", b)] / BASE_MS[("onnxruntime", b)] for b in (1, 4)}
     table = view.cpu.table
-    column = DeviceTable.HEADERS.index("ORT speed-up")
+    column = DeviceTable.HEADERS.index("Speed-up vs PyTorch")
     shown = {
         int(table.cell_text(r, 1)): table.cell_text(r, column)
         for r in range(table.rowCount())
