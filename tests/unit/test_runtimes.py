@@ -139,3 +139,37 @@ def test_tensorrt_profile_covers_the_batch_range():
         "trt_profile_max_shapes": "x:8x3x16x8",
     }
     assert trt_profile_options([TensorSpec("t", ("batch", "time"))], (1, 8)) == {}  # other symbolic dims
+
+
+def test_html_report_shows_openvino_parity_precision_and_speedup():
+    from heimdall_studio.core.html_report import render_html
+
+    report = {
+        "latency": [
+            {"runtime": "pytorch", "device": "cpu", "batch_size": 1, "available": True, "p50_ms": 8.0},
+            {
+                "runtime": "openvino",
+                "device": "cpu",
+                "batch_size": 1,
+                "available": True,
+                "p50_ms": 2.0,
+                "precision": "bf16",
+            },
+        ],
+        "benchmark": {"speedup_by_runtime": {"openvino": {"cpu": {"1": 4.0}}}},
+        "parity": {
+            "passed": True,
+            "outputs": {},
+            "runtimes": {
+                "openvino": {
+                    "precision": "bf16",
+                    "passed": False,
+                    "criteria": {"default": {"atol": 0.01, "rtol": 0.01, "mean_atol": 0.001}},
+                    "outputs": {"positions": {"max_abs": 0.02, "mean_abs": 0.001, "max_rel": 0.1, "passed": False}},
+                }
+            },
+        },
+    }
+    page = render_html(report)
+    assert "openvino bf16 cpu b1" in page and "4.00×" in page
+    assert 'openvino (bf16) <span class="fail">fail</span>' in page and "atol 0.01" in page
