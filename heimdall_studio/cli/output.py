@@ -135,8 +135,10 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
             ),
             default=0.0,
         )
-        return f"worst max abs error {worst:.3g}" + (
-            "" if result.get("passed") else " — " + "; ".join(result.get("failures", []))[:200]
+        return (
+            f"worst max abs error {worst:.3g}"
+            + ("" if result.get("passed") else " — " + "; ".join(result.get("failures", []))[:200])
+            + "".join(_runtime_parity_note(name, data) for name, data in (result.get("runtimes") or {}).items())
         )
     if step == ev.BENCHMARK:
         ratios = [
@@ -145,7 +147,19 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
             for batch, ratio in by_batch.items()
             if isinstance(ratio, (int, float))
         ]
-        return ("ONNX Runtime speed-up over PyTorch (p50): " + ", ".join(ratios)) if ratios else ""
+        line = ("ONNX Runtime speed-up over PyTorch (p50): " + ", ".join(ratios)) if ratios else ""
+        for runtime, by_device in (result.get("speedup_by_runtime") or {}).items():
+            if runtime == "onnxruntime":
+                continue
+            more = [
+                f"{device} batch {batch}: {ratio:.2f}×"
+                for device, by_batch in by_device.items()
+                for batch, ratio in by_batch.items()
+                if isinstance(ratio, (int, float))
+            ]
+            if more:
+                line += ("; " if line else "") + f"{RUNTIME_LABELS.get(runtime, runtime)}: " + ", ".join(more)
+        return line
     if step == ev.METADATA:
         return f"sha256 {str(result.get('sha256', ''))[:16]}…, {result.get('size_bytes', 0) / 1e6:.1f} MB"
     if step == ev.PUSH:
@@ -157,6 +171,22 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
     if step == ev.OP_PROFILE:
         return f"{len(result.get('nodes', []))} nodes on {', '.join(result.get('placement', {}))}"
     return ""
+
+
+RUNTIME_LABELS = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO", "tensorrt": "TensorRT"}
+
+
+def _runtime_parity_note(runtime: str, data: dict[str, Any]) -> str:
+    """`; OpenVINO (bf16) passed, max abs 2.1e-03` for parity.runtimes.NAME."""
+    label = RUNTIME_LABELS.get(runtime, runtime)
+    if not data.get("available", True):
+        return f"; {label} not compared: {data.get('reason', '')}"
+    worst = max(
+        (o["max_abs"] for o in (data.get("outputs") or {}).values() if isinstance(o.get("max_abs"), (int, float))),
+        default=0.0,
+    )
+    verdict = "passed" if data.get("passed") else "FAILED"
+    return f"; {label} ({data.get('precision', '?')}) {verdict}, max abs {worst:.3g}"
 
 
 def format_opsets(opsets: dict[str, Any]) -> str:
@@ -189,6 +219,13 @@ def _parity_table(report: dict[str, Any]) -> Table | None:
             *(_num(row.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")),
             "[green]pass[/]" if row.get("passed") else "[red]FAIL[/]",
         )
+    for runtime, data in (parity.get("runtimes") or {}).items():
+        for name, row in (data.get("outputs") or {}).items():
+            table.add_row(
+                f"{name} ({RUNTIME_LABELS.get(runtime, runtime)} {data.get('precision', '')})",
+                *(_num(row.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")),
+                "[green]pass[/]" if row.get("passed") else "[red]FAIL[/]",
+            )
     return table
 
 
@@ -197,20 +234,23 @@ def _latency_table(report: dict[str, Any]) -> Table | None:
     if not entries:
         return None
     table = Table(title="Latency", title_justify="left")
-    for col in ("runtime", "device", "batch", "p50 ms", "p90 ms", "p99 ms", "per s"):
+    for col in ("runtime", "device", "batch", "p50 ms", "p90 ms", "p99 ms", "per s", "× PyTorch"):
         table.add_column(col, justify="left" if col in ("runtime", "device") else "right")
     available = [e for e in entries if e.get("available", True)]
     if not available:
         return None
+    speedups = (report.get("benchmark") or {}).get("speedup_by_runtime") or {}
     for e in available:
+        ratio = speedups.get(e["runtime"], {}).get(e["device"], {}).get(str(e.get("batch_size")))
         table.add_row(
-            e["runtime"],
+            e["runtime"] + (f" ({e['precision']})" if e.get("precision") else ""),
             e["device"],
             str(e.get("batch_size")),
             _num(e.get("p50_ms")),
             _num(e.get("p90_ms")),
             _num(e.get("p99_ms")),
             _num(e.get("throughput_per_s")),
+            f"{ratio:.2f}×" if isinstance(ratio, (int, float)) else "",
         )
     return table
 

@@ -12,6 +12,7 @@ from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.specs import (
     EXPORTERS,
+    OPENVINO_PRECISIONS,
     BenchmarkOptions,
     ExportOptions,
     OpProfileOptions,
@@ -20,6 +21,7 @@ from heimdall_studio.core.specs import (
     SourceOptions,
     Tolerance,
     parse_int_range,
+    parse_runtimes,
     parse_tensor_spec,
 )
 from heimdall_studio.engine.request import PipelineRequest
@@ -57,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     inspect.add_argument("--report", metavar="FILE.json", help="also write the JSON report here")
     inspect.set_defaults(func=cmd_inspect)
 
-    bench = sub.add_parser("bench", help="benchmark latency of PyTorch and ONNX Runtime")
+    bench = sub.add_parser("bench", help="benchmark latency of PyTorch, ONNX Runtime (and OpenVINO, TensorRT)")
     _add_source_arguments(bench)
     _add_export_arguments(bench)
     _add_bench_arguments(bench)
@@ -137,6 +139,21 @@ def _add_bench_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--bench-batch-sizes", default="1,8", metavar="1,8")
     p.add_argument("--devices", default="cpu,cuda", metavar="cpu,cuda")
+    p.add_argument(
+        "--runtimes",
+        default=",".join(BenchmarkOptions.runtimes),
+        metavar="pytorch,onnxruntime,openvino",
+        help="runtimes to measure: pytorch, onnxruntime, openvino (CPU), tensorrt (ONNX Runtime's "
+        f"TensorRT provider, CUDA) (default {','.join(BenchmarkOptions.runtimes)}); with openvino, `run` "
+        "also checks OpenVINO's parity",
+    )
+    p.add_argument(
+        "--openvino-precision",
+        default=BenchmarkOptions.openvino_precision,
+        choices=OPENVINO_PRECISIONS,
+        help="OpenVINO's inference precision; auto (default) lets OpenVINO choose (bf16 on CPUs with AMX or "
+        "AVX512-BF16) and the report says which it used",
+    )
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (default: the runtime's)")
     p.add_argument("--skip-bench", action="store_true", help="skip the benchmark step")
     p.add_argument(
@@ -247,6 +264,8 @@ def _benchmark_options(args: argparse.Namespace) -> BenchmarkOptions:
         batch_sizes=_csv_ints(args.bench_batch_sizes, "--bench-batch-sizes"),
         int_range=parse_int_range(args.int_range),
         inputs_npz=args.inputs_npz,
+        runtimes=parse_runtimes(args.runtimes),
+        openvino_precision=args.openvino_precision,
     )
 
 

@@ -1,4 +1,5 @@
-"""Benchmark step: latency of PyTorch and ONNX Runtime, per device and batch size.
+"""Benchmark step: latency of PyTorch, ONNX Runtime and (when asked) OpenVINO and TensorRT, per device
+and batch size.
 
 Runtimes run one after another, never concurrently (PyTorch's OpenMP threads
 collapse beside a competing process). Samples travel as LatencySamples about
@@ -30,7 +31,10 @@ from heimdall_studio.core.stats import ContentionMeter, latency_stats
 
 FLUSH_S = 0.1  # how often samples are sent
 CONTENTION_WARNING = 0.2  # other processes' share of the CPU that makes figures suspect
-RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO", "tensorrt": "TensorRT"}
+# Runtimes that a run asks for on top of the two the pipeline rests on: when one cannot run the
+# model, even on the CPU, its entries say why instead of failing the benchmark.
+OPTIONAL_RUNTIMES = ("openvino", "tensorrt")
 
 
 @dataclass
@@ -48,8 +52,22 @@ class BenchmarkResult:
                 out.setdefault(device, {})[str(batch)] = torch_ms / ort_ms
         return out
 
+    @property
+    def speedup_by_runtime(self) -> dict[str, dict[str, dict[str, float]]]:
+        """runtime → device → batch size → PyTorch p50 / that runtime's p50, for every runtime
+        measured beside PyTorch (``speedup`` is its ``onnxruntime`` part)."""
+        p50 = {(e["runtime"], e["device"], e["batch_size"]): e["p50_ms"] for e in self.entries if e["available"]}
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for (runtime, device, batch), ms in p50.items():
+            torch_ms = p50.get(("pytorch", device, batch))
+            if runtime != "pytorch" and torch_ms and ms:
+                out.setdefault(runtime, {}).setdefault(device, {})[str(batch)] = torch_ms / ms
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = json_safe({"entries": self.entries, "speedup": self.speedup})
+        data: dict[str, Any] = json_safe(
+            {"entries": self.entries, "speedup": self.speedup, "speedup_by_runtime": self.speedup_by_runtime}
+        )
         return data
 
 
@@ -66,16 +84,18 @@ def benchmark_step(
     total = len(plan) * len(batch_sizes)
     for device, runtime in plan:
         cancel.raise_if_cancelled()
-        runner, reason = _runner(model, onnx_path, runtime, device, options.threads, cuda)
+        runner, reason = _runner(
+            model, onnx_path, runtime, device, options.threads, cuda, options=options, batch_sizes=batch_sizes
+        )
         if runner is not None:
             try:
                 runner.activate()
             except BadInputError as exc:
-                if device == "cpu":
+                if device == "cpu" and runtime not in OPTIONAL_RUNTIMES:
                     raise
                 runner, reason = None, exc.message
         if runner is None:
-            provider = "torch" if runtime == "pytorch" else (CUDA_PROVIDER if device == "cuda" else CPU_PROVIDER)
+            provider = _unavailable_provider(runtime, device)
             yield Log("info", f"{RUNTIME_NAMES[runtime]} on {device} is not measured: {reason}", BENCHMARK)
             result.entries += [
                 {
@@ -89,6 +109,17 @@ def benchmark_step(
                 for size in batch_sizes
             ]
             continue
+        precision = getattr(runner, "precision", "")
+        if precision:
+            yield Log("info", f"{runner.describe()}: inference precision {precision}", BENCHMARK)
+            asked = getattr(runner, "requested_precision", "auto")
+            if asked not in ("auto", precision):
+                yield Log(
+                    "warning",
+                    f"OpenVINO was asked for {asked} and computes in {precision}: this CPU does not support "
+                    f"{asked} inference.",
+                    BENCHMARK,
+                )
         try:
             for size in batch_sizes:
                 done = len(result.entries)
@@ -113,10 +144,32 @@ def _feeds(model: LoadedModel, options: BenchmarkOptions) -> dict[int, dict[str,
     return {size: random_feed(model.inputs, size, rng, options.int_range) for size in options.batch_sizes}
 
 
+def _unavailable_provider(runtime: str, device: str) -> str:
+    from heimdall_studio.core.runtimes import OPENVINO_PROVIDER, TRT_PROVIDER
+
+    if runtime == "pytorch":
+        return "torch"
+    if runtime == "openvino":
+        return OPENVINO_PROVIDER
+    if runtime == "tensorrt":
+        return TRT_PROVIDER
+    return CUDA_PROVIDER if device == "cuda" else CPU_PROVIDER
+
+
 def _runner(
-    model: LoadedModel, onnx_path: Path | None, runtime: str, device: str, threads: int, cuda: dict[str, Any]
+    model: LoadedModel,
+    onnx_path: Path | None,
+    runtime: str,
+    device: str,
+    threads: int,
+    cuda: dict[str, Any],
+    *,
+    options: BenchmarkOptions | None = None,
+    batch_sizes: tuple[int, ...] = (),
 ) -> tuple[Runner | None, str]:
     """The runner for one column, or None and why it cannot run here."""
+    if runtime in OPTIONAL_RUNTIMES:
+        return _optional_runner(model, onnx_path, runtime, device, threads, options or BenchmarkOptions(), batch_sizes)
     if runtime == "pytorch":
         if model.module is None:
             return None, "the source is an ONNX file; PyTorch needs a PyTorch model (give --reference)"
@@ -132,7 +185,39 @@ def _runner(
             return None, cuda["onnxruntime"]["reason"]
         providers = (CUDA_PROVIDER, CPU_PROVIDER) if device == "cuda" else (CPU_PROVIDER,)
         return OrtRunner(onnx_path, providers, threads), ""
-    raise BadInputError(f"Unknown runtime {runtime!r}.", "Use pytorch or onnxruntime.")
+    raise BadInputError(f"Unknown runtime {runtime!r}.", "Use pytorch, onnxruntime, openvino or tensorrt.")
+
+
+def _optional_runner(
+    model: LoadedModel,
+    onnx_path: Path | None,
+    runtime: str,
+    device: str,
+    threads: int,
+    options: BenchmarkOptions,
+    batch_sizes: tuple[int, ...],
+) -> tuple[Runner | None, str]:
+    """OpenVINO (CPU) or TensorRT (through ONNX Runtime, CUDA), or None and why not."""
+    from heimdall_studio.core.runtimes import (
+        OPENVINO_NOT_CUDA,
+        TRT_NOT_CPU,
+        OpenVinoRunner,
+        TensorRtRunner,
+        tensorrt_availability,
+    )
+
+    if onnx_path is None:
+        return None, "there is no valid ONNX file to run (export skipped or validation failed)"
+    if runtime == "openvino":
+        if device != "cpu":
+            return None, OPENVINO_NOT_CUDA
+        return OpenVinoRunner(onnx_path, options.openvino_precision, threads), ""
+    if device != "cuda":
+        return None, TRT_NOT_CPU
+    status = tensorrt_availability()
+    if not status["available"]:
+        return None, str(status["reason"])
+    return TensorRtRunner(onnx_path, threads, profile_batches=batch_sizes, input_specs=model.inputs), ""
 
 
 def _measure(
@@ -190,4 +275,5 @@ def _measure(
         "available": True,
         "threads": runner.threads,
         "contention": round(contention, 3),
+        **({"precision": getattr(runner, "precision", "")} if getattr(runner, "precision", "") else {}),
     }

@@ -26,7 +26,7 @@ from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.events import EXPORT, Event, Log, Progress, json_safe
 from heimdall_studio.core.failures import allocation_error, disk_full_error, is_allocation_failure, is_disk_full
-from heimdall_studio.core.limits import check_feed_fits
+from heimdall_studio.core.limits import check_feed_fits, release_memory
 from heimdall_studio.core.model import EXPORTED_PROGRAM, LoadedModel
 from heimdall_studio.core.onnx_files import read_onnx_io
 from heimdall_studio.core.runners import flatten_outputs, is_nested, torch_module
@@ -152,6 +152,9 @@ def export_step(
             ) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        # The exporters' programs, graphs and serialised copies of the weights are garbage now, much
+        # of it in reference cycles: collected here, not at some later step's peak.
+        release_memory(collect=True)
 
     inputs, _ = read_onnx_io(target)
     yield from _warn_static_axes(inputs, model.inputs, options)

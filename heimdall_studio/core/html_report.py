@@ -137,6 +137,8 @@ def _parity(report: dict[str, Any]) -> str:
     ]
     for failure in parity.get("failures", []):
         parts.append(f'<p class="note">{_e(failure)}</p>')
+    for runtime, data in (parity.get("runtimes") or {}).items():
+        parts.append(_runtime_parity(runtime, data))
     for name, out in (parity.get("outputs") or {}).items():
         advice = out.get("advice") or {}
         tol = out.get("tolerance") or {}
@@ -177,18 +179,43 @@ def _parity(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _runtime_parity(runtime: str, data: dict[str, Any]) -> str:
+    """parity.runtimes.NAME: another runtime (OpenVINO) against the same PyTorch reference."""
+    if not data.get("available", True):
+        return f"<h3>{_e(runtime)}: not compared</h3><p>{_e(data.get('reason', ''))}</p>"
+    tol = (data.get("criteria") or {}).get("default") or {}
+    rows = [
+        [_e(name)] + [_num(out.get(k)) for k in ("max_abs", "mean_abs", "max_rel")] + [_verdict(out.get("passed"))]
+        for name, out in (data.get("outputs") or {}).items()
+    ]
+    return (
+        f"<h3>{_e(runtime)} ({_e(data.get('precision', ''))}) {_verdict(data.get('passed'))}</h3>"
+        f"<p>criteria: atol {_num(tol.get('atol'))}, rtol {_num(tol.get('rtol'))}, mean_atol "
+        f"{_num(tol.get('mean_atol'))}</p>" + _table(["output", "max abs", "mean abs", "max rel", "result"], rows)
+    )
+
+
 def _latency(report: dict[str, Any]) -> str:
     entries = [e for e in report.get("latency") or [] if e.get("available", True) and "p50_ms" in e]
     if not entries:
         return ""
-    labels = [f"{e['runtime']} {e['device']} b{e.get('batch_size', '')}" for e in entries]
+    labels = [
+        f"{e['runtime']}{' ' + e['precision'] if e.get('precision') else ''} {e['device']} b{e.get('batch_size', '')}"
+        for e in entries
+    ]
+    speedups = (report.get("benchmark") or {}).get("speedup_by_runtime") or {}
+
+    def ratio(e: dict[str, Any]) -> str:
+        value = speedups.get(e["runtime"], {}).get(e["device"], {}).get(str(e.get("batch_size")))
+        return f"{value:.2f}×" if isinstance(value, (int, float)) else ""
+
     rows = [
-        [_e(label), _num(e.get("p50_ms")), _num(e.get("p90_ms")), _num(e.get("p99_ms"))]
+        [_e(label), _num(e.get("p50_ms")), _num(e.get("p90_ms")), _num(e.get("p99_ms")), ratio(e)]
         for label, e in zip(labels, entries, strict=True)
     ]
     return (
         "<h2>Latency</h2>"
-        + _table(["runtime / device / batch", "p50 ms", "p90 ms", "p99 ms"], rows)
+        + _table(["runtime / device / batch", "p50 ms", "p90 ms", "p99 ms", "speed-up vs PyTorch (p50)"], rows)
         + "<p>p50 (ms):</p>"
         + svg_bars(labels, [e.get("p50_ms") for e in entries], unit=" ms")
     )

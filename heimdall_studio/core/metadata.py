@@ -19,6 +19,7 @@ from typing import Any
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.events import METADATA, Event, Progress, json_safe
+from heimdall_studio.core.limits import release_memory
 from heimdall_studio.core.model import LoadedModel
 from heimdall_studio.core.onnx_files import initializer_stats, io_specs, load_structure, onnx_file_parts
 
@@ -91,6 +92,13 @@ def metadata_step(
             "Keep the .onnx and its .data file(s) together in one folder.",
         )
     total = sum(p.stat().st_size for p in parts)
+    # What the proto says, then the proto goes: with weights inside the .onnx it is a full copy of
+    # them, and hashing needs none of it.
+    inputs, outputs = io_specs(structure)
+    parameters, trainable, source = _parameter_counts(model, structure)
+    opsets = {imp.domain: imp.version for imp in structure.opset_import}
+    del structure
+    release_memory()
     files: list[dict[str, Any]] = []
     hashed, last = 0, time.perf_counter()
     yield Progress(METADATA, 0, total, f"Hashing {onnx_path.name}")
@@ -115,8 +123,6 @@ def metadata_step(
         )
     yield Progress(METADATA, total, total, "Hashed")
 
-    inputs, outputs = io_specs(structure)
-    parameters, trainable, source = _parameter_counts(model, structure)
     return MetadataResult(
         onnx_path=str(onnx_path),
         sha256=files[0]["sha256"],
@@ -130,7 +136,7 @@ def metadata_step(
         outputs=[s.to_dict() for s in outputs],
         source=model.describe(),
         export=export.to_dict() if export is not None else None,
-        opsets={imp.domain: imp.version for imp in structure.opset_import},
+        opsets=opsets,
         versions=library_versions(),
         created_at=_utc(time.time()),
     )

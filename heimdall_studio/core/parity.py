@@ -187,10 +187,33 @@ class ParityResult:
     criteria: dict[str, dict[str, float]] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # Other runtimes checked against the same reference (``openvino``: see runtime_parity_summary);
+    # they are reported, and do not change ``passed`` (the gate on the exported file).
+    runtimes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = json_safe(self)
+        if not self.runtimes:
+            data.pop("runtimes", None)
         return data
+
+
+RUNTIME_OUTPUT_KEYS = ("max_abs", "mean_abs", "max_rel", "p99_abs", "outside_tolerance", "passed", "tolerance")
+
+
+def runtime_parity_summary(result: ParityResult, precision: str) -> dict[str, Any]:
+    """The figures of one more runtime's parity run, as ``parity.runtimes.NAME`` reports them."""
+    return {
+        "candidate": result.candidate,
+        "precision": precision,
+        "passed": result.passed,
+        "criteria": result.criteria,
+        "outputs": {
+            name: {key: summary[key] for key in RUNTIME_OUTPUT_KEYS if key in summary}
+            for name, summary in result.outputs.items()
+        },
+        "failures": list(result.failures),
+    }
 
 
 def parity_step(

@@ -153,6 +153,22 @@ class ParityOptions:
         return self.per_output.get(output, self.default)
 
 
+RUNTIMES = ("pytorch", "onnxruntime", "openvino", "tensorrt")  # what --runtimes accepts
+OPENVINO_PRECISIONS = ("auto", "f32", "bf16", "f16")  # what --openvino-precision accepts
+
+
+def parse_runtimes(text: str, flag: str = "--runtimes") -> tuple[str, ...]:
+    """``pytorch,onnxruntime,openvino`` → a tuple in the order given; BadInputError for unknown names."""
+    names = tuple(dict.fromkeys(part.strip().lower() for part in str(text).split(",") if part.strip()))
+    unknown = [name for name in names if name not in RUNTIMES]
+    if unknown or not names:
+        raise BadInputError(
+            f"{flag} {text!r}: " + (f"unknown runtime {', '.join(unknown)}." if unknown else "no runtime given."),
+            f"Runtimes are {', '.join(RUNTIMES)}; e.g. {flag} pytorch,onnxruntime,openvino",
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class BenchmarkOptions:
     warmup: int = 10
@@ -165,6 +181,9 @@ class BenchmarkOptions:
     seed: int = 0
     int_range: tuple[int, int] = (0, 9)  # random integer inputs: LOW..HIGH inclusive
     inputs_npz: str = ""  # measure on these arrays (at their batch size) instead of random ones
+    # OpenVINO's inference precision (--openvino-precision): "auto" (OpenVINO's own choice: bf16 on
+    # CPUs with AMX or AVX512-BF16, else f32), "f32", "bf16" or "f16". See core.runtimes.
+    openvino_precision: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import EXIT_CODES, BadInputError, ErrorKind, HeimdallError
 from heimdall_studio.core.failures import DISK_FULL_HINT, describe_os_error, is_disk_full, user_error
+from heimdall_studio.core.limits import release_memory
 from heimdall_studio.core.redact import mask_all
 from heimdall_studio.engine.report import new_report, record_step, write_report
 from heimdall_studio.engine.request import PipelineRequest
@@ -103,6 +104,7 @@ def _run_step(step: str, state: RunState) -> Generator[ev.Event, None, HeimdallE
         yield ev.StepFailed(step, bug.kind.value, bug.message, bug.hint, traceback.format_exc())
         return bug
     seconds = time.perf_counter() - started
+    release_memory()  # what the step freed goes back to the system before the next one allocates
     data = result.to_dict() if hasattr(result, "to_dict") else dict(result or {})
     passed = bool(getattr(result, "passed", data.get("passed", True)))
     record_step(state.report, step, data, seconds)

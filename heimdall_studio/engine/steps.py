@@ -146,7 +146,56 @@ def run_parity(state: RunState) -> Generator[ev.Event, None, Any]:
     output_names = _output_names(state, model)
     reference = TorchRunner(model.module, input_names, output_names, device="cpu")
     candidate = OrtRunner(onnx_path)
-    return (yield from parity_step(reference, candidate, model.inputs, state.request.parity, state.cancel))
+    result = yield from parity_step(reference, candidate, model.inputs, state.request.parity, state.cancel)
+    if "openvino" in state.request.benchmark.runtimes:
+        result.runtimes["openvino"] = yield from _openvino_parity(state, reference, onnx_path, model)
+    return result
+
+
+def _openvino_parity(
+    state: RunState, reference: Any, onnx_path: Path, model: LoadedModel
+) -> Generator[ev.Event, None, Any]:
+    """OpenVINO against the same PyTorch reference, in the precision it compiles to, with the criteria
+    of that precision (core.runtimes.REDUCED_PRECISION_TOLERANCE for bf16/f16, the run's own for f32).
+    Only its logs are forwarded: the batches plotted live are the ONNX Runtime comparison's."""
+    import dataclasses
+
+    from heimdall_studio.core.errors import BadInputError
+    from heimdall_studio.core.parity import parity_step, runtime_parity_summary
+    from heimdall_studio.core.runtimes import OpenVinoRunner, parity_tolerance
+
+    options = state.request.parity
+    runner = OpenVinoRunner(onnx_path, state.request.benchmark.openvino_precision)
+    try:
+        runner.activate()
+    except BadInputError as exc:
+        yield ev.Log("warning", f"Parity: OpenVINO was not compared: {exc.message}", ev.PARITY)
+        return {"available": False, "reason": exc.message, "passed": False}
+    try:
+        tolerance = parity_tolerance(runner.precision, options.default)
+        if tolerance != options.default:
+            options = dataclasses.replace(options, default=tolerance, per_output={})
+        yield ev.Log("info", f"Parity: {runner.describe()}: inference precision {runner.precision}", ev.PARITY)
+        steps = parity_step(reference, runner, model.inputs, options, state.cancel)
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if isinstance(event, ev.Log):
+                yield dataclasses.replace(event, message=event.message.replace("Parity:", "Parity (OpenVINO):", 1))
+    finally:
+        runner.deactivate()
+    verdict = "passed" if result.passed else "FAILED"
+    worst = max((o.get("max_abs", 0.0) for o in result.outputs.values()), default=0.0)
+    yield ev.Log(
+        "info" if result.passed else "warning",
+        f"Parity (OpenVINO, {runner.precision}): {verdict}, worst max abs error {worst:.3g} "
+        f"(atol {options.default.atol:g}, rtol {options.default.rtol:g}, mean_atol {options.default.mean_atol:g})",
+        ev.PARITY,
+    )
+    return {"available": True, **runtime_parity_summary(result, runner.precision)}
 
 
 def _output_names(state: RunState, model: LoadedModel) -> list[str]:

@@ -57,6 +57,9 @@ _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"--to \S+"), "Promote in the Registry"),
     (re.compile(r"(?i:pass |use |add )?--report(?: FILE(?:\.json)?)?"), "the report beside the .onnx file"),
     (re.compile(r"(?i:pass |use |add )?--push\b"), "the Push panel"),
+    (re.compile(r"(?i:pass |use |add )?--openvino-precision\b"), "the OpenVINO precision in Options → Benchmark"),
+    (re.compile(r"(?i:leave )openvino out of --runtimes\b"), "untick OpenVINO in Options → Benchmark"),
+    (re.compile(r"(?i:pass |use |add )?--runtimes(?: [\w,]+)?"), "the Runtimes in Options → Benchmark"),
 )
 
 

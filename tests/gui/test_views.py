@@ -121,7 +121,7 @@ def test_latency_view_draws_bars_whiskers_histograms_and_speedup(qtbot, tmp_path
     # the speed-up: headline and a table column, from the benchmark's own result
     ratio = {b: BASE_MS[("pytorch", b)] / BASE_MS[("onnxruntime", b)] for b in (1, 4)}
     table = view.cpu.table
-    column = DeviceTable.HEADERS.index("ORT speed-up")
+    column = DeviceTable.HEADERS.index("Speed-up vs PyTorch")
     shown = {
         int(table.cell_text(r, 1)): table.cell_text(r, column)
         for r in range(table.rowCount())
@@ -376,3 +376,33 @@ def test_export_menu_writes_the_file_the_user_chose_or_says_why_not(qtbot, tmp_p
     chosen[0] = str(tmp_path / "no such folder" / "latency.png")
     png.trigger()
     assert len(warnings) == 1 and "Could not write" in warnings[0] and "folder that exists" in warnings[0]
+
+
+def test_latency_view_draws_openvino_beside_the_others_with_its_precision_and_speedup(qtbot):
+    """A third runtime gets its own colour and legend name, and its row says its precision and speed-up."""
+    rng = np.random.default_rng(1)
+    model, entries = RunModel(), []
+    model.begin("pipeline", STEPS)
+    for runtime, provider, base in (("pytorch", "torch", 4.0), ("onnxruntime", "x", 2.0), ("openvino", "ov", 1.0)):
+        timed = tuple(base * rng.lognormal(0, 0.1, 100))
+        model.apply(LatencySamples(runtime, "cpu", provider, 1, timed))
+        precision = {"precision": "bf16"} if runtime == "openvino" else {}
+        entries.append(
+            {"runtime": runtime, "device": "cpu", "provider": provider, "batch_size": 1, "available": True}
+            | latency_stats(timed, 1)
+            | precision
+        )
+    result = BenchmarkResult(entries).to_dict()
+    model.apply(StepFinished(BENCHMARK, result, 1.0, True))
+    view = _shown(qtbot, LatencyView())
+    view.bind(model)
+    qtbot.waitUntil(lambda: len(view._bars) == 3)
+    assert legend_names(view.comparison) == ["PyTorch CPU", "ONNX Runtime CPU", "OpenVINO CPU"]
+    colours = {view._color(runtime, "cpu") for runtime in ("pytorch", "onnxruntime", "openvino")}
+    assert len(colours) == 3
+    table = view.cpu.table
+    column = DeviceTable.HEADERS.index("Speed-up vs PyTorch")
+    rows = {table.cell_text(r, 0): table.cell_text(r, column) for r in range(table.rowCount())}
+    ratio = result["speedup_by_runtime"]["openvino"]["cpu"]["1"]
+    assert rows["OpenVINO (bf16)"] == f"{ratio:.2f}× faster" and ratio > 1
+    assert rows["ONNX Runtime"] == f"{result['speedup']['cpu']['1']:.2f}× faster"

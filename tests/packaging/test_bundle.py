@@ -5,6 +5,7 @@ install-desktop. `make test-bundle`; about ten minutes."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -88,6 +89,33 @@ def test_the_bundle_opens_runs_the_demo_headless_and_draws_the_graph(bundle, env
 
     _run_out, data = run_demo_headless(bundle, tmp_path, env=env, cwd=work)
     assert data["status"] == "passed" and data["export"]["exporter"] == "dynamo" and data["parity"]["passed"]
+
+    # OpenVINO's plugin and ONNX frontend are loaded with dlopen: the spec collects them by hand.
+    bench_report = tmp_path / "openvino.json"
+    _run(
+        [
+            bundle,
+            "bench",
+            data["onnx"]["path"],
+            "--devices",
+            "cpu",
+            "--runtimes",
+            "openvino",
+            "--report",
+            bench_report,
+            "--bench-iterations",
+            "3",
+            "--bench-warmup",
+            "1",
+            "--bench-batch-sizes",
+            "1",
+        ],
+        env=env,
+        cwd=work,
+        timeout=300,
+    )
+    openvino = json.loads(bench_report.read_text())["latency"][0]
+    assert openvino["runtime"] == "openvino" and openvino["available"], openvino
 
     shot = tmp_path / "graph.png"
     graph = _run(

@@ -19,11 +19,11 @@ def test_import_contracts_hold():
 
 
 def test_core_imports_without_torch_or_qt():
-    """`import heimdall_studio.core.*` must stay cheap: no torch, onnxruntime, mlflow or Qt."""
+    """`import heimdall_studio.core.*` must stay cheap: no torch, onnxruntime, openvino, mlflow or Qt."""
     code = (
         "import sys, heimdall_studio.core.specs, heimdall_studio.core.events, "
         "heimdall_studio.engine.pipeline, heimdall_studio.cli.main;"
-        "heavy = [m for m in ('torch', 'onnxruntime', 'mlflow', 'PySide6', 'onnx') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'openvino', 'mlflow', 'PySide6', 'onnx') if m in sys.modules];"
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

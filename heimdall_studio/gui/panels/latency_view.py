@@ -31,8 +31,8 @@ from heimdall_studio.gui.run_model import RunModel, SeriesKey
 from heimdall_studio.gui.theme import SERIES_COLORS
 from heimdall_studio.gui.widgets import ReadOnlyTable, fit_columns
 
-RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime"}
-RUNTIME_ORDER = {"pytorch": 0, "onnxruntime": 1}  # the baseline first
+RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO", "tensorrt": "TensorRT"}
+RUNTIME_ORDER = {"pytorch": 0, "onnxruntime": 1, "openvino": 2, "tensorrt": 3}  # the baseline first
 HISTOGRAM_BINS = 40
 BATCH_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DotLine)
 
@@ -64,13 +64,14 @@ def speedup_headline(speedup: dict[str, dict[str, float]]) -> str:
 class DeviceTable(QGroupBox):
     """One device's runtimes: percentiles, throughput and speed-up, or why the device is unavailable."""
 
-    HEADERS = ["Runtime", "Batch", "p50 ms", "p90 ms", "p99 ms", "mean ms", "items/s", "ORT speed-up"]
+    HEADERS = ["Runtime", "Batch", "p50 ms", "p90 ms", "p99 ms", "mean ms", "items/s", "Speed-up vs PyTorch"]
 
     def __init__(self, title: str, parent: QWidget | None = None):
         super().__init__(title, parent)
         self.table = ReadOnlyTable(self.HEADERS)
         self.table.setToolTip(
-            "ORT speed-up: PyTorch p50 / ONNX Runtime p50 at the same batch size (above 1: ONNX Runtime is faster)"
+            "Speed-up vs PyTorch: PyTorch p50 / this runtime's p50 at the same batch size (above 1: faster "
+            "than PyTorch). OpenVINO's row names the precision it computed in."
         )
         fit_columns(self.table, stretch=len(self.HEADERS) - 1)
         self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)  # compact
@@ -82,18 +83,25 @@ class DeviceTable(QGroupBox):
         layout.addWidget(self.unavailable)
         layout.addWidget(self.table)
 
-    def show_entries(self, entries: list[dict[str, Any]], speedup: dict[str, float] | None = None) -> None:
-        speedup = speedup or {}
+    def show_entries(
+        self,
+        entries: list[dict[str, Any]],
+        speedup: dict[str, float] | None = None,
+        by_runtime: dict[str, dict[str, float]] | None = None,
+    ) -> None:
+        """``speedup``: batch → ONNX Runtime's ratio; ``by_runtime``: runtime → batch → ratio (all runtimes)."""
+        ratios = {"onnxruntime": speedup or {}, **(by_runtime or {})}
         available = [e for e in entries if e.get("available", True)]
         missing = [e for e in entries if not e.get("available", True)]
         rows = []
         for e in available:
-            ratio = speedup.get(str(e["batch_size"])) if e["runtime"] == "onnxruntime" else None
+            ratio = ratios.get(e["runtime"], {}).get(str(e["batch_size"]))
             cell = QTableWidgetItem(speedup_text(float(ratio)) if ratio is not None else "")
             cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            name = RUNTIME_NAMES.get(e["runtime"], e["runtime"])
             rows.append(
                 [
-                    RUNTIME_NAMES.get(e["runtime"], e["runtime"]),
+                    f"{name} ({e['precision']})" if e.get("precision") else name,
                     e["batch_size"],
                     float(e["p50_ms"]),
                     float(e["p90_ms"]),
@@ -243,9 +251,16 @@ class LatencyView(ModelView):
     def show_result(self, result: dict[str, Any]) -> None:
         self.entries = list(result.get("entries", []))
         self.speedup = {d: {str(b): float(r) for b, r in v.items()} for d, v in result.get("speedup", {}).items()}
-        self.cpu.show_entries([e for e in self.entries if e.get("device") == "cpu"], self.speedup.get("cpu"))
+        by_runtime = result.get("speedup_by_runtime") or {}
+
+        def on(device: str) -> dict[str, dict[str, float]]:
+            return {runtime: dict(by_device.get(device, {})) for runtime, by_device in by_runtime.items()}
+
+        self.cpu.show_entries([e for e in self.entries if e.get("device") == "cpu"], self.speedup.get("cpu"), on("cpu"))
         gpu = [e for e in self.entries if e.get("device") != "cpu"]
-        self.gpu.show_entries(gpu, self.speedup.get(gpu[0]["device"]) if gpu else None)
+        self.gpu.show_entries(
+            gpu, self.speedup.get(gpu[0]["device"]) if gpu else None, on(gpu[0]["device"]) if gpu else None
+        )
         self.headline.setText(speedup_headline(self.speedup))
         self.headline.setVisible(bool(self.speedup))
 

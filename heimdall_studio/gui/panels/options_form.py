@@ -18,6 +18,7 @@ from heimdall_studio.core.errors import BadInputError
 from heimdall_studio.core.specs import (
     DEFAULT_OPSET,
     EXPORTERS,
+    OPENVINO_PRECISIONS,
     BenchmarkOptions,
     ExportOptions,
     ParityOptions,
@@ -119,6 +120,29 @@ class OptionsForm(QWidget):
             "Intra-op threads of each runtime; 'default' lets the runtime choose.",
         )
         self.threads.setSpecialValueText("default")
+        self.runtimes = {
+            "pytorch": _tip(QCheckBox("PyTorch"), "PyTorch eager: the baseline every speed-up is measured against."),
+            "onnxruntime": _tip(QCheckBox("ONNX Runtime"), "ONNX Runtime on the exported file."),
+            "openvino": _tip(
+                QCheckBox("OpenVINO"),
+                "OpenVINO's CPU plugin on the exported file. Its parity against PyTorch is checked too, "
+                "in the precision it computes in.",
+            ),
+            "tensorrt": _tip(
+                QCheckBox("TensorRT"),
+                "ONNX Runtime's TensorRT provider on the GPU; needs onnxruntime-gpu built with TensorRT "
+                "(without it the GPU column says why).",
+            ),
+        }
+        for name, box in self.runtimes.items():
+            box.setChecked(name in bench.runtimes)
+        self.openvino_precision = _tip(
+            QComboBox(),
+            "OpenVINO's inference precision. auto: OpenVINO's own choice (bf16 on CPUs with AMX or "
+            "AVX512-BF16, else f32); the results say which it used, and parity measures its error.",
+        )
+        self.openvino_precision.addItems(OPENVINO_PRECISIONS)
+        self.openvino_precision.setCurrentText(bench.openvino_precision)
 
         export_box = QGroupBox("Export")
         form = QFormLayout(export_box)
@@ -149,6 +173,11 @@ class OptionsForm(QWidget):
         devices.addWidget(self.on_cuda)
         form.addRow("Devices", devices)
         form.addRow("Threads", self.threads)
+        runtimes = QHBoxLayout()
+        for box in self.runtimes.values():
+            runtimes.addWidget(box)
+        form.addRow("Runtimes", runtimes)
+        form.addRow("OpenVINO precision", self.openvino_precision)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -218,11 +247,18 @@ class OptionsForm(QWidget):
         devices = tuple(d for d, box in (("cpu", self.on_cpu), ("cuda", self.on_cuda)) if box.isChecked())
         if not devices:
             raise BadInputError("No benchmark device is selected.", "Tick CPU, CUDA GPU or both.")
+        runtimes = tuple(name for name, box in self.runtimes.items() if box.isChecked())
+        if not runtimes:
+            raise BadInputError(
+                "No benchmark runtime is selected.", "Tick at least one runtime in Options → Benchmark."
+            )
         return BenchmarkOptions(
             warmup=self.warmup.value(),
             iterations=self.iterations.value(),
             batch_sizes=sizes,
             devices=devices,
+            runtimes=runtimes,
+            openvino_precision=self.openvino_precision.currentText(),
             threads=self.threads.value(),
             **self.input_options(),
         )

@@ -12,7 +12,7 @@ from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.widgets import ErrorBanner, ReadOnlyTable, fit_columns
 
 COLUMNS = ["Version", "Aliases", "Stage", "sha256", "Parity", "Created"]
-RUNTIME_SHORT = {"onnxruntime": "ORT", "pytorch": "PyTorch"}
+RUNTIME_SHORT = {"onnxruntime": "ORT", "pytorch": "PyTorch", "openvino": "OpenVINO", "tensorrt": "TensorRT"}
 
 
 def _list_versions(name: str) -> list[dict[str, Any]]:
