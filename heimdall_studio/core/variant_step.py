@@ -72,7 +72,7 @@ def variants_step(
     (the benchmark step's entries of the same run, for the speed-ups)."""
     result = VariantsResult()
     total = len(options.names)
-    feeds = _feeds(model, bench)
+    feeds = _feeds(model, bench) if options.benchmark else {}  # --skip-bench: parity only
     for index, name in enumerate(options.names):
         cancel.raise_if_cancelled()
         yield Progress(VARIANTS, index, total, f"{name}: writing {variant_path(plain, name).name}")
@@ -130,7 +130,8 @@ def _one(
     device = "cuda" if name == FP16 else "cpu"
     cancel.raise_if_cancelled()
     yield Progress(VARIANTS, 0, 0, f"{name}: tuning the session (threads × execution mode)")
-    tuned = yield from _tune(path, device, feeds, bench, cancel) if options.tune else _fixed(bench)
+    measure = options.tune and options.benchmark
+    tuned = yield from _tune(path, device, feeds, bench, cancel) if measure else _fixed(bench)
     settings.update(tuned)
 
     yield Progress(VARIANTS, 0, 0, f"{name}: parity against PyTorch")
@@ -149,7 +150,7 @@ def _one(
     if not checked.passed:
         yield Log("warning", f"Variant {name} failed parity: {'; '.join(checked.failures)[:400]}", VARIANTS)
 
-    for bench_device in bench.devices:
+    for bench_device in bench.devices if options.benchmark else ():
         entry["latency"] += yield from _bench(name, path, bench_device, device, tuned, feeds, bench, cancel)
     return entry
 

@@ -68,6 +68,7 @@ class VariantOptions:
     calibration_npz: str = ""  # int8-static calibration arrays instead of the parity inputs
     criteria: dict[str, Tolerance] = field(default_factory=dict)
     tune: bool = True  # sweep intra-op threads × execution mode and use the best
+    benchmark: bool = True  # False (run --skip-bench): no tuning and no latency, parity only
     overwrite: bool = False  # replace an existing variant file (the export's --overwrite)
 
     @classmethod

@@ -243,6 +243,7 @@ def run_variants(state: RunState) -> Generator[ev.Event, None, Any]:
         request.variant_options,
         names=request.variants,
         overwrite=request.variant_options.overwrite or request.export.overwrite,
+        benchmark=ev.BENCHMARK in request.steps,  # run --skip-bench: parity only
     )
     plain_latency = list(state.report.get("latency") or []) if ev.BENCHMARK in request.steps else []
     return (

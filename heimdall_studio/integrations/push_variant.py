@@ -86,7 +86,10 @@ def variant_push(
     plain_sha256 = str((report.get("onnx") or {}).get("sha256") or (report.get("metadata") or {}).get("sha256") or "")
     plain_sha256 = plain_sha256 or sha256_file(plain, cancel=cancel)
     pushed = {k: v for k, v in report.items() if k not in ("metadata", "push", "parity", "latency", "benchmark")}
-    pushed.update(validation_report(path, cancel))
+    fresh = validation_report(path, cancel)  # push uploads only a validated file
+    pushed.update(
+        validation=fresh["validation"], onnx={**(report.get("onnx") or {}), **fresh["onnx"], "sha256": sha256}
+    )
     pushed.update(parity=parity, latency=variant.get("latency") or [], variant=variant)
     outputs = parity.get("outputs") or {}
     tags = {

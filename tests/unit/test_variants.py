@@ -193,3 +193,12 @@ def test_run_with_variants_on_localization_net_tiny(demo_checkpoint, tmp_path, c
     assert "<h2>Variants</h2>" in html.read_text() and "int8-dynamic" in html.read_text()
     assert main(["run", "x.pt", "--variants", "int4"]) == 2
     assert "unknown variant int4" in capsys.readouterr().err
+
+
+def test_without_the_benchmark_variants_get_parity_only(plain):
+    model, path = plain
+    options = VariantOptions(names=("ort-optimized",), benchmark=False)
+    _, result = run_step(variants_step(model, path, options, PARITY, BENCH, [], CancelToken(), model.output_names))
+    [variant] = result.to_dict()["variants"]
+    assert variant["available"] and variant["parity"]["passed"] and variant["latency"] == []
+    assert variant["settings"]["tuned"] is False
