@@ -79,7 +79,9 @@ class ConsoleRenderer:
     def summary(self, finished: ev.PipelineFinished) -> None:
         report = finished.report
         if not self.quiet:
-            for table in (_parity_table(report), _latency_table(report)):
+            from heimdall_studio.cli.variant_output import variant_table
+
+            for table in (_parity_table(report), _latency_table(report), variant_table(report)):
                 if table is not None:
                     self.out.print(table)
             for line in _unavailable_lines(report):
@@ -170,6 +172,13 @@ def _one_line(step: str, result: dict[str, Any]) -> str:
         return f"{result.get('compared')} module outputs compared, {where}"
     if step == ev.OP_PROFILE:
         return f"{len(result.get('nodes', []))} nodes on {', '.join(result.get('placement', {}))}"
+    if step == ev.VARIANTS:
+        variants = result.get("variants") or []
+        return ", ".join(
+            f"{v.get('name')} "
+            + ("unavailable" if not v.get("available") else "passed" if v["parity"].get("passed") else "FAILED parity")
+            for v in variants
+        )
     return ""
 
 

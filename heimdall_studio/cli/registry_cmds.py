@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -39,6 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     push.add_argument("--force", action="store_true", help="register again even if this sha256 is registered")
     push.add_argument("--note", default="", help="promotion note")
     push.add_argument("--report", type=Path, help="a pipeline report to attach; its push section is written back")
+    push.add_argument(
+        "--variant",
+        default="",
+        metavar="NAME",
+        help="push this variant of FILE.onnx (made by `run --variants`; found in the run's report, --report or "
+        "FILE.report.json) tagged with variant, its parity figures and lineage.plain_sha256",
+    )
+    push.add_argument(
+        "--allow-failed-parity",
+        action="store_true",
+        help="push a variant that failed its parity criteria (refused otherwise, exit code 2)",
+    )
     _profile_argument(push)
     push.set_defaults(func=cmd_push)
 
@@ -178,8 +191,21 @@ def cmd_push(args: argparse.Namespace) -> int:
         note=args.note,
         profile=args.profile,
     )
-    settings = _settings(args)
-    report = _file_report(args.onnx, args.report)
+    if args.allow_failed_parity and not args.variant:
+        raise BadInputError("--allow-failed-parity goes with --variant NAME.", "Example: --variant int8-static")
+    if args.variant:
+        from heimdall_studio.integrations.push_variant import run_report_of, variant_push
+
+        plain = args.onnx
+        args.onnx, report, tags = variant_push(
+            plain, run_report_of(plain, args.report), args.variant, args.allow_failed_parity, CancelToken()
+        )
+        options = dataclasses.replace(options, extra_tags=tags)
+        args.report = None  # the run's report keeps describing the run; the push result is printed
+        settings = _settings(args)
+    else:
+        settings = _settings(args)
+        report = _file_report(args.onnx, args.report)
     err = Console(stderr=True, highlight=False)
     quiet = getattr(args, "quiet", False)
     steps = push_step(args.onnx, report, options, settings, CancelToken())

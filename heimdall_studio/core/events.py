@@ -27,6 +27,8 @@ STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA, PUSH)
 # Inspection steps, run only when asked (--per-node after parity, --op-profile after benchmark).
 PER_NODE = "per_node"
 OP_PROFILE = "op_profile"
+# Optimised variants of the export (--variants), after the benchmark.
+VARIANTS = "variants"
 
 
 @dataclass(frozen=True)

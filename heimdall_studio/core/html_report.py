@@ -296,10 +296,25 @@ def _op_profile(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _variants(report: dict[str, Any]) -> str:
+    from heimdall_studio.core.variant_table import COLUMNS, variant_rows
+
+    rows = variant_rows(report)
+    if not rows:
+        return ""
+    return (
+        "<h2>Variants</h2><p>Speed-up: the other runner's p50 / the variant's p50 in the same run; errors "
+        "against PyTorch, under each variant's own criteria.</p>"
+        + _table(list(COLUMNS), [[_e(c) for c in row] for row in rows], left=3)
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The page for ``report``: summary, validation, parity with histograms, latency, per-node, op time."""
     title = f"Heimdall Studio report — {(report.get('source') or {}).get('path', '')}"
-    body = "".join(section(report) for section in (_summary, _validation, _parity, _latency, _per_node, _op_profile))
+    body = "".join(
+        section(report) for section in (_summary, _validation, _parity, _latency, _variants, _per_node, _op_profile)
+    )
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{body}</body></html>\n"

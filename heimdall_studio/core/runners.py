@@ -248,15 +248,29 @@ class OrtRunner(Runner):
     ``providers`` are names or ``(name, options)`` pairs; asking for
     ``"CUDAExecutionProvider"`` when this onnxruntime cannot use it raises
     BadInputError with the reason instead of silently running on the CPU.
+    ``execution_mode`` is ``"sequential"`` (ORT's default) or ``"parallel"`` (independent
+    branches on inter-op threads); ``inter_threads`` > 0 sets that pool's size.
     """
 
     runtime = "onnxruntime"
 
-    def __init__(self, onnx_path: Path | str, providers: Sequence[ProviderSpec] = (CPU_PROVIDER,), threads: int = 0):
+    def __init__(
+        self,
+        onnx_path: Path | str,
+        providers: Sequence[ProviderSpec] = (CPU_PROVIDER,),
+        threads: int = 0,
+        *,
+        execution_mode: str = "sequential",
+        inter_threads: int = 0,
+    ):
         super().__init__()
+        if execution_mode not in ("sequential", "parallel"):
+            raise BadInputError(f"Unknown execution mode {execution_mode!r}.", "Use sequential or parallel.")
         self.onnx_path = Path(onnx_path)
         self.providers = [_with_default_options(p) for p in providers]
         self._threads = threads
+        self.execution_mode = execution_mode
+        self.inter_threads = inter_threads
         self._session: Any = None
         self._output_names: list[str] = []
 
@@ -294,6 +308,10 @@ class OrtRunner(Runner):
         options = ort.SessionOptions()
         if self._threads > 0:
             options.intra_op_num_threads = self._threads
+        if self.execution_mode == "parallel":
+            options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+        if self.inter_threads > 0:
+            options.inter_op_num_threads = self.inter_threads
         try:
             self._session = ort.InferenceSession(
                 str(self.onnx_path), options, providers=[(name, opts) for name, opts in self.providers]

@@ -38,6 +38,7 @@ TITLES = {
     ev.PUSH: "Push and register",
     ev.PER_NODE: "Per-node parity",
     ev.OP_PROFILE: "ONNX Runtime op profile",
+    ev.VARIANTS: "Optimised variants",
 }
 
 

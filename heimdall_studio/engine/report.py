@@ -21,6 +21,7 @@ from heimdall_studio.core.events import (
     PER_NODE,
     PUSH,
     VALIDATE,
+    VARIANTS,
     json_safe,
 )
 from heimdall_studio.core.redact import mask_all
@@ -38,6 +39,7 @@ SECTIONS = {
     PUSH: "push",
     PER_NODE: "per_node",
     OP_PROFILE: "op_profile",
+    VARIANTS: "variants",
 }
 
 
@@ -66,6 +68,9 @@ def record_step(report: dict[str, Any], step: str, result: dict[str, Any], secon
         # A later run on the exported file (the app's push): the report keeps describing
         # the PyTorch model the file came from.
         report["onnx_source"] = result
+        return
+    if step == VARIANTS:  # the report's top-level ``variants`` is the list itself
+        report["variants"] = result.get("variants", [])
         return
     report[SECTIONS[step]] = result
     if step == BENCHMARK:

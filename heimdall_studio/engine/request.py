@@ -22,6 +22,7 @@ from heimdall_studio.core.specs import (
     benchmark_options_from_dict,
     parity_options_from_dict,
 )
+from heimdall_studio.core.variants import VariantOptions
 
 DEFAULT_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
 ALL_STEPS = DEFAULT_STEPS + (PUSH,)
@@ -39,6 +40,8 @@ class PipelineRequest:
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
     per_node: PerNodeOptions = field(default_factory=PerNodeOptions)
     op_profile: OpProfileOptions = field(default_factory=OpProfileOptions)
+    variants: tuple[str, ...] = ()  # optimised variants to make (needs VARIANTS in steps)
+    variant_options: VariantOptions = field(default_factory=VariantOptions)  # its names are ``variants``
     push: dict[str, Any] | None = None  # integrations.push options as a dict; needs PUSH in steps
     report_path: str = ""  # also write the JSON report here
     html_path: str = ""  # also write a self-contained HTML page of the report here
@@ -62,4 +65,6 @@ class PipelineRequest:
         data["benchmark"] = benchmark_options_from_dict(data.get("benchmark", {}))
         data["per_node"] = PerNodeOptions(**data.get("per_node", {}))
         data["op_profile"] = OpProfileOptions(**data.get("op_profile", {}))
+        data["variants"] = tuple(data.get("variants", ()))
+        data["variant_options"] = VariantOptions.from_dict(data.get("variant_options", {}))
         return cls(**data)

@@ -279,6 +279,36 @@ def run_push(state: RunState) -> Generator[ev.Event, None, Any]:
     return (yield from push_step(onnx_path, state.report, options, load_settings(), state.cancel))
 
 
+def run_variants(state: RunState) -> Generator[ev.Event, None, Any]:
+    onnx_path, model = _comparison(state, "variants are checked against a PyTorch model (give --reference SOURCE)")
+    if not state.request.variants:
+        raise SkipStep("no variants were asked for (--variants)")
+    import dataclasses
+
+    from heimdall_studio.core.variant_step import variants_step
+
+    request = state.request
+    options = dataclasses.replace(
+        request.variant_options,
+        names=request.variants,
+        overwrite=request.variant_options.overwrite or request.export.overwrite,
+        benchmark=ev.BENCHMARK in request.steps,  # run --skip-bench: parity only
+    )
+    plain_latency = list(state.report.get("latency") or []) if ev.BENCHMARK in request.steps else []
+    return (
+        yield from variants_step(
+            model,
+            onnx_path,
+            options,
+            request.parity,
+            request.benchmark,
+            plain_latency,
+            state.cancel,
+            _output_names(state, model),
+        )
+    )
+
+
 STEP_RUNNERS: dict[str, Callable[[RunState], Generator[ev.Event, None, Any]]] = {
     ev.LOAD: run_load,
     ev.EXPORT: run_export,
@@ -288,5 +318,6 @@ STEP_RUNNERS: dict[str, Callable[[RunState], Generator[ev.Event, None, Any]]] = 
     ev.METADATA: run_metadata,
     ev.PER_NODE: run_per_node,
     ev.OP_PROFILE: run_op_profile,
+    ev.VARIANTS: run_variants,
     ev.PUSH: run_push,
 }

@@ -51,6 +51,7 @@ class PushOptions:
     run_id: str = ""  # link to this MLflow run instead of creating one
     note: str = ""  # promotion note
     profile: str = ""  # "" → the active profile
+    extra_tags: dict[str, str] = field(default_factory=dict)  # more version tags (a variant's lineage)
 
     def __post_init__(self) -> None:
         if self.promote not in PROMOTE_CHOICES:
@@ -307,7 +308,7 @@ def push_step(
                     name,
                     source=source,
                     run_id=run_id or None,
-                    tags=report_figures.version_tags(report, sha256, onnx_path.name),
+                    tags={**report_figures.version_tags(report, sha256, onnx_path.name), **options.extra_tags},
                     description=report_figures.description(report, sha256, onnx_path.name),
                 )
         except BaseException as exc:
