@@ -6,8 +6,9 @@ import argparse
 import json
 import signal
 from pathlib import Path
-from typing import Any
 
+from heimdall_studio.cli.variant_output import add_variant_arguments as _add_variant_arguments
+from heimdall_studio.cli.variant_output import variant_request as _variant_request
 from heimdall_studio.core import events as ev
 from heimdall_studio.core.cancel import CancelToken
 from heimdall_studio.core.errors import BadInputError
@@ -208,69 +209,6 @@ def _add_inspection_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"profiled runs after one warm-up (default {OpProfileOptions.runs})",
     )
-
-
-def _add_variant_arguments(p: argparse.ArgumentParser) -> None:
-    from heimdall_studio.core.variants import VARIANT_CRITERIA, VARIANTS
-
-    defaults = "; ".join(
-        f"{name}: "
-        + (f"atol {tol.atol:g}, rtol {tol.rtol:g}, mean_atol {tol.mean_atol:g}" if tol else "the fp32 criteria")
-        for name, tol in VARIANT_CRITERIA.items()
-    )
-    group = p.add_argument_group("optimised variants (docs/variants.md)")
-    group.add_argument(
-        "--variants",
-        default="",
-        metavar="LIST",
-        help=f"make, check and benchmark these variants of the export, each a file beside it: "
-        f"{','.join(VARIANTS)} or all. Default parity criteria: {defaults}",
-    )
-    group.add_argument(
-        "--calibration-npz",
-        default="",
-        metavar="FILE.npz",
-        help="int8-static calibration inputs (default: the parity inputs)",
-    )
-    group.add_argument(
-        "--variant-criteria",
-        action="append",
-        default=[],
-        metavar="NAME=ATOL,RTOL,MEAN_ATOL",
-        help="parity criteria of one variant instead of its default, repeatable",
-    )
-
-
-def _variant_request(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``variants`` and ``variant_options`` fields of a request from the variant flags."""
-    from heimdall_studio.core.variants import VARIANTS, VariantOptions, parse_variants
-
-    if not args.variants:
-        if args.calibration_npz or args.variant_criteria:
-            raise BadInputError(
-                "--calibration-npz and --variant-criteria need --variants.", "Example: --variants int8-static"
-            )
-        return {}
-    names = parse_variants(args.variants)
-    criteria: dict[str, Tolerance] = {}
-    for text in args.variant_criteria:
-        name, _, figures = text.partition("=")
-        try:
-            atol, rtol, mean_atol = (float(v) for v in figures.split(","))
-        except ValueError:
-            raise BadInputError(
-                f"--variant-criteria {text!r} is not NAME=ATOL,RTOL,MEAN_ATOL.",
-                "Example: --variant-criteria int8-dynamic=0.05,0.05,0.01",
-            ) from None
-        if name not in VARIANTS:
-            raise BadInputError(
-                f"--variant-criteria {text!r}: unknown variant {name!r}.", f"Use {', '.join(VARIANTS)}."
-            )
-        criteria[name] = Tolerance(atol=atol, rtol=rtol, mean_atol=mean_atol)
-    if args.calibration_npz and not Path(args.calibration_npz).is_file():
-        raise BadInputError(f"There is no file {args.calibration_npz} (--calibration-npz).")
-    options = VariantOptions(names=names, calibration_npz=args.calibration_npz, criteria=criteria)
-    return {"variants": names, "variant_options": options}
 
 
 def _add_push_arguments(p: argparse.ArgumentParser) -> None:
