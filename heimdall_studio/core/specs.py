@@ -165,6 +165,7 @@ class BenchmarkOptions:
     seed: int = 0
     int_range: tuple[int, int] = (0, 9)  # random integer inputs: LOW..HIGH inclusive
     inputs_npz: str = ""  # measure on these arrays (at their batch size) instead of random ones
+    ray_address: str = ""  # the Ray cluster for the ray:cpu / ray:cuda devices ("" → $RAY_ADDRESS)
 
 
 @dataclass(frozen=True)
