@@ -197,7 +197,8 @@ def test_without_ray_installed_remote_devices_say_how_to_install_it(checkpoints,
     hide.mkdir()
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['ray'] = None\n")
     env = dict(os.environ, PYTHONPATH=f"{hide}{os.pathsep}{ROOT}", COLUMNS="200")
-    for args in (("--devices", "cpu,ray:cpu", "--ray-address", "127.0.0.1:1"), ("--devices", "cpu", "--ray-address", "x:1")):
+    asks = (("--devices", "cpu,ray:cpu", "--ray-address", "127.0.0.1:1"), ("--devices", "cpu", "--ray-address", "x:1"))
+    for args in asks:
         result = subprocess.run(
             [sys.executable, "-m", "heimdall_studio", "bench", str(checkpoints[0]), *TINY, *args],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
