@@ -220,7 +220,8 @@ def make_remote_bench(source_options: SourceOptions) -> Any:
         files = _model_files(model, onnx_path, options)
         files_ref = ray.put(files)
         size_mb = sum(len(b) for b in files.values()) / 1e6
-        yield Log("info", f"Sent {size_mb:.1f} MB to the Ray object store in {time.perf_counter() - started:.2f} s.")
+        put_s = time.perf_counter() - started
+        yield Log("info", f"Sent {size_mb:.1f} MB to the Ray object store in {put_s:.2f} s.", BENCHMARK)
         entries: list[dict[str, Any]] = []
         for device in devices:
             cancel.raise_if_cancelled()
@@ -238,7 +239,10 @@ def make_remote_bench(source_options: SourceOptions) -> Any:
             onnx_name = Path(onnx_path).name if onnx_path is not None else ""
             dispatched = time.perf_counter()
             stream = task.remote(files_ref, onnx_name, model.inputs, asdict(source_options), options, device)
-            entries += yield from _follow(ray, stream, device, dispatched, cancel)
+            measured = yield from _follow(ray, stream, device, dispatched, cancel)
+            for entry in measured:
+                entry.update(sent_mb=round(size_mb, 3), put_s=round(put_s, 3))
+            entries += measured
         return entries
 
     return remote_bench
@@ -250,6 +254,7 @@ def _follow(
     """Turn the remote task's messages into events until it ends; cancel and time out on the way."""
     entries: list[dict[str, Any]] = []
     last_word = time.perf_counter()
+    dispatch_s = float("nan")
     try:
         while True:
             if cancel.cancelled:
@@ -272,6 +277,7 @@ def _follow(
             last_word = time.perf_counter()
             kind = message.pop("kind")
             if kind == "node":
+                dispatch_s = last_word - dispatched
                 yield Log(
                     "info",
                     f"{device} runs on {message['host']} ({message.get('gpu_model') or message['cpu_model']}); "
@@ -286,7 +292,7 @@ def _follow(
                 yield Log(message["level"], f"{device}: {message['message']}", BENCHMARK)
             elif kind == "entry":
                 entry = message["entry"]
-                entry["device"] = device
+                entry.update(device=device, dispatch_s=round(dispatch_s, 3))
                 entries.append(entry)
                 name = RUNTIME_NAMES.get(entry["runtime"], entry["runtime"])
                 if not entry["available"]:

@@ -102,6 +102,7 @@ def test_bench_on_ray_cpu_carries_the_node_identity_beside_local(ray_cluster, ch
     for entry in remote:
         assert entry["available"] and entry["location"] == "ray"
         assert entry["host"] and entry["cpu_model"] and entry["iterations"] == 20 and entry["p50_ms"] > 0
+        assert entry["dispatch_s"] > 0 and entry["sent_mb"] > 0
     assert "ray:cpu" in result.stdout
 
 
