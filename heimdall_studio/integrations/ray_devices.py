@@ -50,7 +50,15 @@ def import_ray() -> Any:
 
 
 def ray_address(given: str) -> str:
-    return given or os.environ.get("RAY_ADDRESS", "")
+    """--ray-address, else RAY_ADDRESS, else the active profile's Ray address (the app's setting)."""
+    if given or os.environ.get("RAY_ADDRESS"):
+        return given or os.environ["RAY_ADDRESS"]
+    from heimdall_studio.integrations.settings import load_settings
+
+    try:
+        return load_settings(with_secrets=False).profile.ray_address
+    except BadInputError:
+        return ""
 
 
 def connect(address: str) -> Any:
@@ -60,7 +68,8 @@ def connect(address: str) -> Any:
     if not address:
         raise BadInputError(
             "The devices ray:cpu and ray:cuda need a Ray cluster, and none was given.",
-            "Pass --ray-address HOST:PORT (the address `ray start --head` printed) or set RAY_ADDRESS.",
+            "Pass --ray-address HOST:PORT (the address `ray start --head` printed), set RAY_ADDRESS, "
+            "or set the Ray address of the profile in the app's settings.",
         )
     if ray.is_initialized():
         return ray
