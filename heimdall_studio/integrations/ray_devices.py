@@ -73,6 +73,7 @@ def connect(address: str) -> Any:
         )
     if ray.is_initialized():
         return ray
+    _check_reachable(address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
@@ -82,6 +83,20 @@ def connect(address: str) -> Any:
             "Check that `ray start --head` runs there and that the address is HOST:PORT of its GCS.",
         ) from None
     return ray
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """ServiceError at once when nothing answers at HOST:PORT: ray.init would wait for minutes."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # ray://… (Ray Client) or "auto": Ray's own checks apply
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ServiceError(
+            f"Nothing answers at the Ray address {address} ({exc.strerror or exc}).",
+            "Start the cluster there (`ray start --head --port PORT`) or correct --ray-address / RAY_ADDRESS.",
+        ) from None
 
 
 def node_identity(device: str) -> dict[str, str]:

@@ -212,6 +212,15 @@ def test_remote_device_without_an_address_is_bad_input(checkpoints, monkeypatch)
     assert_bad_input(cli("bench", str(checkpoints[0]), *TINY, "--devices", "ray:cpu"), "--ray-address")
 
 
+def test_an_address_where_no_cluster_answers_fails_fast_with_exit_3(checkpoints, tmp_path):
+    started = time.monotonic()
+    result = cli("bench", str(checkpoints[0]), *TINY, *QUICK, "--devices", "ray:cpu",
+                 "--ray-address", f"127.0.0.1:{free_port()}", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Nothing answers at the Ray address" in result.stdout + result.stderr
+    assert time.monotonic() - started < 60
+
+
 def test_cluster_stopped_mid_run_is_a_failed_step_with_exit_3(ray_cluster, checkpoints, tmp_path):
     """Last in the module: it stops the module's cluster."""
     process = _start_long_remote_run(ray_cluster, checkpoints[1], tmp_path)
