@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The constraints pin torch to its CPU build (2.13.0+cpu): no multi-GB CUDA download.
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev,packaging]'
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev,packaging,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

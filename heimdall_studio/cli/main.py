@@ -20,9 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true", help="only errors and the final paths")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from heimdall_studio.cli import desktop_entry, pipeline_cmds, registry_cmds
+    from heimdall_studio.cli import desktop_entry, pipeline_cmds, registry_cmds, sweep_cmds
 
     pipeline_cmds.register(sub)
+    sweep_cmds.register(sub)
     registry_cmds.register(sub)
     desktop_entry.register(sub)
 

@@ -76,8 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.set_defaults(func=cmd_bench)
 
 
-def _add_source_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE", help="checkpoint, TorchScript, .pt2, .onnx, runs:/… or models:/…")
+def _add_source_arguments(p: argparse.ArgumentParser, positional: bool = True) -> None:
+    if positional:
+        p.add_argument("source", metavar="SOURCE", help="checkpoint, TorchScript, .pt2, .onnx, runs:/… or models:/…")
     p.add_argument(
         "--out",
         type=Path,
@@ -142,7 +143,18 @@ def _add_bench_arguments(p: argparse.ArgumentParser) -> None:
         help="run each measurement for this long instead of a fixed count",
     )
     p.add_argument("--bench-batch-sizes", default="1,8", metavar="1,8")
-    p.add_argument("--devices", default="cpu,cuda", metavar="cpu,cuda")
+    p.add_argument(
+        "--devices",
+        default="cpu,cuda",
+        metavar="cpu,cuda",
+        help="where to measure: cpu, cuda, and on a Ray cluster ray:cpu, ray:cuda (needs --ray-address)",
+    )
+    p.add_argument(
+        "--ray-address",
+        default="",
+        metavar="HOST:PORT",
+        help="the Ray cluster for the ray:cpu / ray:cuda devices (default: $RAY_ADDRESS); see docs/scale.md",
+    )
     p.add_argument(
         "--runtimes",
         default=",".join(BenchmarkOptions.runtimes),
@@ -252,11 +264,22 @@ def _source_options(args: argparse.Namespace) -> SourceOptions:
 
 def _benchmark_options(args: argparse.Namespace) -> BenchmarkOptions:
     devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
-    unknown = set(devices) - {"cpu", "cuda"}
+    unknown = set(devices) - {"cpu", "cuda", "ray:cpu", "ray:cuda"}
     if unknown or not devices:
         raise BadInputError(
-            f"--devices {args.devices!r}: unknown device {', '.join(sorted(unknown))}.", "Use cpu, cuda or cpu,cuda."
+            f"--devices {args.devices!r}: unknown device {', '.join(sorted(unknown))}.",
+            "Use cpu, cuda, ray:cpu or ray:cuda, e.g. cpu,ray:cpu.",
         )
+    remote = [d for d in devices if d.startswith("ray:")]
+    if remote or args.ray_address:
+        from heimdall_studio.integrations.ray_devices import import_ray, ray_address
+
+        import_ray()  # exit 2 with how to install it, before anything runs
+        if remote and not ray_address(args.ray_address):
+            raise BadInputError(
+                f"--devices {','.join(remote)} needs a Ray cluster and none was given.",
+                "Pass --ray-address HOST:PORT (what `ray start --head` printed) or set RAY_ADDRESS.",
+            )
     if args.bench_iterations < 1 or args.bench_warmup < 0:
         raise BadInputError("--bench-iterations must be at least 1 and --bench-warmup at least 0.")
     return BenchmarkOptions(
@@ -270,6 +293,7 @@ def _benchmark_options(args: argparse.Namespace) -> BenchmarkOptions:
         inputs_npz=args.inputs_npz,
         runtimes=parse_runtimes(args.runtimes),
         openvino_precision=args.openvino_precision,
+        ray_address=args.ray_address,
     )
 
 
@@ -283,6 +307,11 @@ def _export_options(args: argparse.Namespace) -> ExportOptions:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    return run_request(build_run_request(args, args.source), args)
+
+
+def build_run_request(args: argparse.Namespace, source: str) -> PipelineRequest:
+    """The `run` command's request for SOURCE from its flags (also each source of a sweep)."""
     from heimdall_studio.cli.registry_cmds import push_options_from_args
 
     if args.batches < 1 or args.batch_size < 1:
@@ -315,8 +344,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     push = push_options_from_args(args)
     if push is not None:
         steps.append(ev.PUSH)
-    request = PipelineRequest(
-        source=args.source,
+    return PipelineRequest(
+        source=source,
         out_dir=_out_dir(args),
         steps=tuple(steps),
         source_options=_source_options(args),
@@ -331,7 +360,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         report_path=args.report or "",
         **variants,
     )
-    return run_request(request, args)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

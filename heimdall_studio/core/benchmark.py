@@ -12,7 +12,7 @@ The CPU time other processes used during each measurement is reported as
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,12 @@ RUNTIME_NAMES = {"pytorch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino"
 # Runtimes that a run asks for on top of the two the pipeline rests on: when one cannot run the
 # model, even on the CPU, its entries say why instead of failing the benchmark.
 OPTIONAL_RUNTIMES = ("openvino", "tensorrt")
+REMOTE_PREFIX = "ray:"  # devices measured elsewhere (integrations.ray_devices), e.g. "ray:cuda"
+# The hook for remote devices: (model, onnx_path, options, remote devices, cancel) → events, then entries.
+RemoteBench = Callable[
+    [LoadedModel, "Path | None", BenchmarkOptions, tuple[str, ...], CancelToken],
+    Generator[Event, None, list[dict[str, Any]]],
+]
 
 
 @dataclass
@@ -72,15 +78,26 @@ class BenchmarkResult:
 
 
 def benchmark_step(
-    model: LoadedModel, onnx_path: Path | None, options: BenchmarkOptions, cancel: CancelToken
+    model: LoadedModel,
+    onnx_path: Path | None,
+    options: BenchmarkOptions,
+    cancel: CancelToken,
+    remote: RemoteBench | None = None,
 ) -> Generator[Event, None, BenchmarkResult]:
     """Measure every device × runtime × batch size of ``options``. BadInputError
-    when a CPU runner cannot run the model; CUDA problems become unavailable entries."""
+    when a CPU runner cannot run the model; CUDA problems become unavailable entries.
+    Devices named ``ray:…`` are measured by ``remote`` after the local ones."""
     feeds = _feeds(model, options)
     batch_sizes = tuple(feeds)
     cuda = cuda_availability() if "cuda" in options.devices else {}
     result = BenchmarkResult()
-    plan = [(device, runtime) for device in options.devices for runtime in options.runtimes]
+    local = tuple(d for d in options.devices if not d.startswith(REMOTE_PREFIX))
+    remote_devices = tuple(d for d in options.devices if d.startswith(REMOTE_PREFIX))
+    if remote_devices and remote is None:
+        raise BadInputError(
+            f"The devices {', '.join(remote_devices)} need a Ray cluster.", "Give --ray-address HOST:PORT."
+        )
+    plan = [(device, runtime) for device in local for runtime in options.runtimes]
     total = len(plan) * len(batch_sizes)
     for device, runtime in plan:
         cancel.raise_if_cancelled()
@@ -128,6 +145,10 @@ def benchmark_step(
                 result.entries.append(entry)
         finally:
             runner.deactivate()
+    for entry in result.entries:
+        entry["location"] = "local"
+    if remote is not None and remote_devices:
+        result.entries += yield from remote(model, onnx_path, options, remote_devices, cancel)
     yield Progress(BENCHMARK, total, total, "done")
     return result
 

@@ -184,6 +184,7 @@ class BenchmarkOptions:
     # OpenVINO's inference precision (--openvino-precision): "auto" (OpenVINO's own choice: bf16 on
     # CPUs with AMX or AVX512-BF16, else f32), "f32", "bf16" or "f16". See core.runtimes.
     openvino_precision: str = "auto"
+    ray_address: str = ""  # the Ray cluster for the ray:cpu / ray:cuda devices ("" → $RAY_ADDRESS)
 
 
 @dataclass(frozen=True)

@@ -213,9 +213,15 @@ def run_benchmark(state: RunState) -> Generator[ev.Event, None, Any]:
         onnx_path = None
     model = state.torch_model or state.loaded
     assert model is not None
-    from heimdall_studio.core.benchmark import benchmark_step
+    from heimdall_studio.core.benchmark import REMOTE_PREFIX, benchmark_step
 
-    return (yield from benchmark_step(model, onnx_path, state.request.benchmark, state.cancel))
+    options = state.request.benchmark
+    remote = None
+    if any(device.startswith(REMOTE_PREFIX) for device in options.devices):
+        from heimdall_studio.integrations.ray_devices import make_remote_bench
+
+        remote = make_remote_bench(state.request.source_options)
+    return (yield from benchmark_step(model, onnx_path, options, state.cancel, remote))
 
 
 def run_per_node(state: RunState) -> Generator[ev.Event, None, Any]:

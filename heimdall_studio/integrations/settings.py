@@ -55,6 +55,7 @@ _ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "model_type": ("HEIMDALL_MODEL_TYPE",),
     "experiment": ("HEIMDALL_EXPERIMENT", "MLFLOW_EXPERIMENT_NAME"),
     "model_name": ("HEIMDALL_MODEL_NAME",),
+    "ray_address": ("RAY_ADDRESS",),
 }
 
 # Credential field ← environment variables; the seed's MLFLOW_S3_* names are honoured.
@@ -83,6 +84,7 @@ class Profile:
     model_name: str = DEFAULT_MODEL_NAME
     verify_tls: bool = True
     part_size_mb: int = 8  # multipart part size for S3 uploads (5 MB at least)
+    ray_address: str = ""  # HOST:PORT of the Ray cluster for the ray:cpu / ray:cuda devices (docs/scale.md)
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> Profile:

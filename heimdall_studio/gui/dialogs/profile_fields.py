@@ -39,9 +39,15 @@ PROFILE_FIELDS: dict[str, FieldSpec] = {
     "part_size_mb": FieldSpec(
         "Upload part size (MB)", "Size of each part of a multipart S3 upload; 5 MB at least.", minimum=5, maximum=5000
     ),
+    "ray_address": FieldSpec(
+        "Ray address",
+        "HOST:PORT of a Ray cluster (what `ray start --head` printed): the benchmark's Ray CPU and Ray GPU "
+        "devices run there. RAY_ADDRESS overrides it. Needs the ray extra (docs/scale.md).",
+        placeholder="empty: no Ray cluster",
+    ),
 }
 # What the embedded profile uses: no server, so only names and the key layout matter.
-EMBEDDED_FIELDS = {"key_template", "model_type", "experiment", "model_name"}
+EMBEDDED_FIELDS = {"key_template", "model_type", "experiment", "model_name", "ray_address"}
 
 # Secret → (label, tooltip, environment variable a user can set instead).
 SECRET_SPECS: dict[str, tuple[str, str, str]] = {

@@ -61,6 +61,15 @@ def speedup_headline(speedup: dict[str, dict[str, float]]) -> str:
     return "ONNX Runtime vs PyTorch (median latency): " + "; ".join(parts) if parts else ""
 
 
+def remote_title(title: str, entries: list[dict[str, Any]]) -> str:
+    """'Ray CPU — node-3 (AMD EPYC 7B13)': the node a remote device ran on and its processor."""
+    measured = next((e for e in entries if e.get("host")), None)
+    if measured is None:
+        return title
+    model = measured.get("gpu_model") or measured.get("cpu_model") or ""
+    return f"{title} — {measured['host']}" + (f" ({model})" if model else "")
+
+
 class DeviceTable(QGroupBox):
     """One device's runtimes: percentiles, throughput and speed-up, or why the device is unavailable."""
 
@@ -160,11 +169,19 @@ class LatencyView(ModelView):
         self.log_x.toggled.connect(self._redraw)
         self.cpu = DeviceTable("CPU")
         self.gpu = DeviceTable("GPU (CUDA)")
+        # Devices on a Ray cluster (entries with location "ray"), side by side with the local ones;
+        # shown only when a run measured them.
+        self.ray_cpu = DeviceTable("Ray CPU")
+        self.ray_gpu = DeviceTable("Ray GPU (CUDA)")
         tables = QWidget()
         row = QHBoxLayout(tables)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.cpu, 3)  # the table with figures gets the width; a reason wraps in less
         row.addWidget(self.gpu, 1)
+        row.addWidget(self.ray_cpu, 3)
+        row.addWidget(self.ray_gpu, 1)
+        self.ray_cpu.hide()
+        self.ray_gpu.hide()
         self.tabs = QTabWidget()
         self.tabs.addTab(QLabel("Latency plots appear here while the benchmark runs."), "Comparison")
         self._histogram_grid = QGridLayout()
@@ -221,6 +238,9 @@ class LatencyView(ModelView):
         self.headline.hide()
         self.cpu.clear()
         self.gpu.clear()
+        for table in (self.ray_cpu, self.ray_gpu):
+            table.clear()
+            table.hide()
         if self.live_plot is not None:
             for warm, timed in self._curves.values():
                 self.live_plot.getPlotItem().removeItem(warm)
@@ -257,10 +277,17 @@ class LatencyView(ModelView):
             return {runtime: dict(by_device.get(device, {})) for runtime, by_device in by_runtime.items()}
 
         self.cpu.show_entries([e for e in self.entries if e.get("device") == "cpu"], self.speedup.get("cpu"), on("cpu"))
-        gpu = [e for e in self.entries if e.get("device") != "cpu"]
+        gpu = [e for e in self.entries if e.get("device") not in ("cpu", "ray:cpu", "ray:cuda")]
         self.gpu.show_entries(
             gpu, self.speedup.get(gpu[0]["device"]) if gpu else None, on(gpu[0]["device"]) if gpu else None
         )
+        remote_tables = ((self.ray_cpu, "ray:cpu", "Ray CPU"), (self.ray_gpu, "ray:cuda", "Ray GPU (CUDA)"))
+        for table, device, title in remote_tables:
+            remote = [e for e in self.entries if e.get("device") == device]
+            table.setVisible(bool(remote))
+            if remote:
+                table.show_entries(remote, self.speedup.get(device), on(device))
+                table.setTitle(remote_title(title, remote))
         self.headline.setText(speedup_headline(self.speedup))
         self.headline.setVisible(bool(self.speedup))
 

@@ -115,6 +115,17 @@ class OptionsForm(QWidget):
         self.on_cuda = _tip(QCheckBox("CUDA GPU"), "Measure on the GPU too; without one the GPU column says why.")
         self.on_cpu.setChecked("cpu" in bench.devices)
         self.on_cuda.setChecked("cuda" in bench.devices)
+        self.on_ray_cpu = _tip(
+            QCheckBox("Ray CPU"),
+            "Measure on a CPU of the Ray cluster set in Settings → profile → Ray address (or RAY_ADDRESS); "
+            "needs the ray extra.",
+        )
+        self.on_ray_cuda = _tip(
+            QCheckBox("Ray GPU"),
+            "Measure on a GPU node of the Ray cluster (num_gpus=1); without one the column says why.",
+        )
+        self.on_ray_cpu.setChecked("ray:cpu" in bench.devices)
+        self.on_ray_cuda.setChecked("ray:cuda" in bench.devices)
         self.threads = _tip(
             QSpinBox(minimum=0, maximum=256, value=bench.threads),
             "Intra-op threads of each runtime; 'default' lets the runtime choose.",
@@ -171,6 +182,8 @@ class OptionsForm(QWidget):
         devices = QHBoxLayout()
         devices.addWidget(self.on_cpu)
         devices.addWidget(self.on_cuda)
+        devices.addWidget(self.on_ray_cpu)
+        devices.addWidget(self.on_ray_cuda)
         form.addRow("Devices", devices)
         form.addRow("Threads", self.threads)
         runtimes = QHBoxLayout()
@@ -244,7 +257,13 @@ class OptionsForm(QWidget):
                 "The benchmark needs at least one batch size of 1 or more.",
                 "Write them comma-separated in Options → Benchmark, e.g. 1, 8.",
             )
-        devices = tuple(d for d, box in (("cpu", self.on_cpu), ("cuda", self.on_cuda)) if box.isChecked())
+        boxes = (
+            ("cpu", self.on_cpu),
+            ("cuda", self.on_cuda),
+            ("ray:cpu", self.on_ray_cpu),
+            ("ray:cuda", self.on_ray_cuda),
+        )
+        devices = tuple(d for d, box in boxes if box.isChecked())
         if not devices:
             raise BadInputError("No benchmark device is selected.", "Tick CPU, CUDA GPU or both.")
         runtimes = tuple(name for name, box in self.runtimes.items() if box.isChecked())
