@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pc._add_parity_arguments(sweep)
     pc._add_bench_arguments(sweep)
     pc._add_inspection_arguments(sweep)
+    pc._add_variant_arguments(sweep)
     sweep.set_defaults(func=cmd_sweep, report=None, push=False)
 
 
