@@ -57,6 +57,12 @@ _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"--to \S+"), "Promote in the Registry"),
     (re.compile(r"(?i:pass |use |add )?--report(?: FILE(?:\.json)?)?"), "the report beside the .onnx file"),
     (re.compile(r"(?i:pass |use |add )?--push\b"), "the Push panel"),
+    (re.compile(r"(?i:pass |use |add )?--per-node\b"), "tick “Per-node parity” in Options"),
+    (re.compile(r"(?i:pass |use |add )?--node-rtol(?: X|[ =]\S+)?"), "the Node rtol in Options"),
+    (re.compile(r"(?i:pass |use |add )?--node-chunk(?: K|[ =]\d+)?"), "the Node chunk in Options"),
+    (re.compile(r"(?i:pass |use |add )?--op-profile-runs(?: N|[ =]\d+)?"), "the Profiled runs in Options"),
+    (re.compile(r"(?i:pass |use |add )?--op-profile(?![-\w])"), "tick “Op profile” in Options"),
+    (re.compile(r"(?i:pass |use |add )?--html(?: FILE\.html)?(?![-\w])"), "the HTML report beside the .onnx file"),
 )
 
 
