@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 
 from heimdall_studio.gui import graph_overlays as ov
 from heimdall_studio.gui.graph_overlays import selected_node_from_url
@@ -57,6 +58,18 @@ def diverging(tmp_path_factory) -> tuple[Path, Path, Path]:
     return paths[0], paths[1], reference
 
 
+class _UrlCatcher(QObject):
+    """Qt's own hook for where QDesktopServices sends a URL: here instead of the user's browser."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[Path] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(Path(url.toLocalFile()))
+
+
 def _js(qtbot, explorer, script: str, page: int = 0):
     got = []
     explorer.run_js(script, got.append, page)
@@ -87,6 +100,18 @@ def test_explorer_overlays_node_table_and_split_view(window, qtbot, diverging):
     first = report["per_node"]["first_divergence"]
     assert first["module"] == PERTURBED, report.get("errors")
     assert report["op_profile"]["nodes"]
+
+    # The HTML report was written beside the export, and File → Open report opens it.
+    page = Path(window.report_html())
+    assert page.name == f"{onnx.stem}.report.html" and page.is_file()
+    assert window.report_action.isEnabled()
+    opened = _UrlCatcher()
+    QDesktopServices.setUrlHandler("file", opened, "open")
+    try:
+        window.report_action.trigger()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert opened.urls == [page]
 
     explorer = window.explorer
     assert explorer.isVisible()  # the run had per-node data: its view came to the front
