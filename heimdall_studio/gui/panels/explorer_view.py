@@ -24,12 +24,10 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -37,10 +35,10 @@ from PySide6.QtWidgets import (
 from heimdall_studio.gui import graph_overlays as ov
 from heimdall_studio.gui.model_view import ModelView
 from heimdall_studio.gui.netron_view import _web_engine_view_class
+from heimdall_studio.gui.panels.node_table import NodeTable
 from heimdall_studio.gui.quiet_page import quiet_page
 from heimdall_studio.gui.run_model import RunModel
 from heimdall_studio.gui.session import ModelSession
-from heimdall_studio.gui.widgets import ReadOnlyTable, fit_columns
 
 SERVER_WAIT_MS = 60000
 # True once Model Explorer drew the graph: its WebGL canvas exists and has a size.
@@ -53,7 +51,6 @@ _GRAPH_DRAWN_JS = """
 _WEBGL_JS = (
     "(function(){var c=document.createElement('canvas');return !!(c.getContext('webgl2')||c.getContext('webgl'));})();"
 )
-HEADERS = ["Node", "Op", "Module", "max |err|/|ref|", "Time %", "Provider"]
 
 
 class ExplorerView(ModelView):
@@ -69,7 +66,6 @@ class ExplorerView(ModelView):
         self.model_path = ""
         self.compare_path = ""
         self.report: dict[str, Any] = {}
-        self.rows: list[ov.NodeRow] = []
         self.selected = ""
         self.loaded = False  # the page(s) drew the graph(s)
         self._drawn_pages: set[int] = set()
@@ -80,7 +76,6 @@ class ExplorerView(ModelView):
         self._shown = False
         self._pending = False
         self._waited_ms = 0
-        self._syncing = False
         self._server_timer = QTimer(self, interval=100)
         self._server_timer.timeout.connect(self._poll_server)
         self._drawn_timer = QTimer(self, interval=250)
@@ -110,35 +105,13 @@ class ExplorerView(ModelView):
         bar.addWidget(self.single_button)
         bar.addWidget(self.browser_button)
 
-        self.order = QComboBox()
-        self.order.addItems(["Worst error first", "Most time first"])
-        self.order.setToolTip("Order of the node table")
-        self.order.currentIndexChanged.connect(lambda _i: self._fill_table())
-        self.table = ReadOnlyTable(HEADERS)
-        self.table.setToolTip("Nodes measured by per-node parity and op profiling; select one to see it in the graph")
-        fit_columns(self.table, stretch=2)
-        self.table.itemSelectionChanged.connect(self._row_selected)
-        self.details: dict[str, QLabel] = {}
-        details = QWidget()
-        form = QFormLayout(details)
-        for label, _text in ov.NodeRow("").details():
-            self.details[label] = QLabel("—", wordWrap=True)
-            self.details[label].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            form.addRow(label, self.details[label])
-        table_box = QWidget()
-        box = QVBoxLayout(table_box)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.order)
-        box.addWidget(self.table, 1)
-        bottom = QSplitter()
-        bottom.addWidget(table_box)
-        bottom.addWidget(details)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 2)
+        self.nodes = NodeTable()
+        self.nodes.chosen.connect(self.select_node)
+        self.table, self.details = self.nodes.table, self.nodes.details  # for tests and readers
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.page_holder = QSplitter()  # one page, or two side by side
         self.splitter.addWidget(self.page_holder)
-        self.splitter.addWidget(bottom)
+        self.splitter.addWidget(self.nodes)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.page_holder.setMinimumHeight(240)
@@ -184,7 +157,6 @@ class ExplorerView(ModelView):
     def show_graph(self, path: str, report: dict[str, Any]) -> None:
         """Show ``path`` with the overlays of ``report`` (loaded when the view is visible)."""
         self.model_path, self.report, self.compare_path = path, report or {}, ""
-        self.rows = ov.node_rows(self.report)
         self.selected = ov.first_divergence(self.report)
         self._write_overlays()
         self.colour_by.blockSignals(True)
@@ -192,9 +164,8 @@ class ExplorerView(ModelView):
         self.colour_by.addItems(list(self._overlay_paths))
         self.colour_by.setEnabled(bool(self._overlay_paths))
         self.colour_by.blockSignals(False)
-        self._fill_table()
+        self.nodes.set_report(self.report, self.selected)
         self._fill_legend()
-        self._show_details(next((r for r in self.rows if r.onnx_node == self.selected), None))
         for button in (self.compare_button, self.browser_button):
             button.setEnabled(bool(path))
         self.single_button.setEnabled(False)
@@ -232,17 +203,7 @@ class ExplorerView(ModelView):
     def select_node(self, node_id: str) -> None:
         """Select ``node_id`` in the table, the details pane and the graph (where it is centred)."""
         self.selected = node_id
-        row = next((i for i, r in enumerate(self.rows) if r.onnx_node == node_id), -1)
-        self._syncing = True
-        try:
-            if row >= 0:
-                self.table.selectRow(row)
-                self.table.scrollToItem(self.table.item(row, 0))
-            else:
-                self.table.clearSelection()
-        finally:
-            self._syncing = False
-        self._show_details(self.rows[row] if row >= 0 else None)
+        self.nodes.select(node_id)
         if self.loaded:  # in both graphs: the split view follows one selection, matched by node name
             message = json.dumps({"cmd": "model-explorer-select-node-by-node-id", "nodeId": node_id})
             for web in self.pages():
@@ -371,15 +332,7 @@ class ExplorerView(ModelView):
                 self.select_node(node)
                 return
             self.selected = node
-            self._syncing = True
-            try:
-                row = next((i for i, r in enumerate(self.rows) if r.onnx_node == node), -1)
-                if row >= 0:
-                    self.table.selectRow(row)
-            finally:
-                self._syncing = False
-            found = next((r for r in self.rows if r.onnx_node == node), None)
-            self._show_details(found or ov.NodeRow(node))
+            self.nodes.select(node)
             self.node_selected.emit(node)
 
     def _blank(self) -> None:
@@ -392,50 +345,6 @@ class ExplorerView(ModelView):
                 web.setUrl(QUrl("about:blank"))
 
     # -- table, details, legend ---------------------------------------------------------------------
-    def _fill_table(self) -> None:
-        order = "time" if self.order.currentIndex() == 1 else "error"
-        self.rows = ov.node_rows(self.report, order)
-        self.table.set_rows(
-            [
-                [
-                    r.onnx_node,
-                    r.op_type,
-                    r.module,
-                    "—" if r.max_rel is None else f"{r.max_rel:.3g}",
-                    "—" if r.share is None else f"{r.share * 100:.1f}",
-                    r.provider.replace("ExecutionProvider", ""),
-                ]
-                for r in self.rows
-            ]
-        )
-        for i, r in enumerate(self.rows):
-            if r.diverged:
-                item: QTableWidgetItem | None = self.table.item(i, 3)
-                if item is not None:
-                    item.setBackground(_color(ov.DIVERGED_COLOR))
-        if self.selected:
-            self.select_row_quietly(self.selected)
-
-    def select_row_quietly(self, node: str) -> None:
-        row = next((i for i, r in enumerate(self.rows) if r.onnx_node == node), -1)
-        if row >= 0:
-            self._syncing = True
-            try:
-                self.table.selectRow(row)
-            finally:
-                self._syncing = False
-
-    def _row_selected(self) -> None:
-        if self._syncing:
-            return
-        rows = self.table.selectionModel().selectedRows()
-        if rows:
-            self.select_node(self.rows[rows[0].row()].onnx_node)
-
-    def _show_details(self, row: ov.NodeRow | None) -> None:
-        for label, text in (row or ov.NodeRow("—")).details():
-            self.details[label].setText(text)
-
     def _colour_changed(self, _index: int) -> None:
         self._fill_legend()
         if self.model_path:
@@ -461,8 +370,6 @@ class ExplorerView(ModelView):
         self._written += 1
         self._overlay_paths = ov.write_overlays(self.report, self._tmp / str(self._written)) if self.report else {}
 
-
-def _color(text: str):
-    from PySide6.QtGui import QColor
-
-    return QColor(text)
+    @property
+    def rows(self) -> list[ov.NodeRow]:
+        return self.nodes.rows
