@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox")  # the app adds software WebGL offscreen
 # Never let a test talk to a user's real servers or write into a real data dir.
 SERVICE_VARIABLES = (
     "MLFLOW_TRACKING_URI",

@@ -212,7 +212,13 @@ def _add_inspection_arguments(p: argparse.ArgumentParser) -> None:
         "--html",
         metavar="FILE.html",
         default="",
-        help="also write the report as one self-contained HTML page (no external files)",
+        help="write the report as one self-contained HTML page (no external files) here; by default "
+        "`run` writes NAME.report.html beside the exported NAME.onnx",
+    )
+    p.add_argument(
+        "--no-html",
+        action="store_true",
+        help="write no HTML page unless --html names one (the JSON report is still written)",
     )
     p.add_argument(
         "--op-profile-runs",
@@ -357,6 +363,7 @@ def build_run_request(args: argparse.Namespace, source: str) -> PipelineRequest:
         per_node=PerNodeOptions(rtol=args.node_rtol, chunk_size=args.node_chunk),
         op_profile=OpProfileOptions(runs=args.op_profile_runs),
         html_path=args.html,
+        html_beside_onnx=not args.no_html,
         report_path=args.report or "",
         **variants,
     )

@@ -150,11 +150,14 @@ def _finish(state: RunState, failure: HeimdallError | None) -> ev.PipelineFinish
     report["status"] = status
     report["exit_code"] = exit_code
     report["gates_failed"] = list(state.gates_failed)
-    paths = [path for path in (_default_report_path(state),) if path is not None]
+    default = _default_report_path(state)
+    paths = [default] if default is not None else []
     if state.request.report_path:
         paths.append(Path(state.request.report_path))
     if state.request.html_path:
         paths.append(Path(state.request.html_path))
+    elif state.request.html_beside_onnx and default is not None:
+        paths.append(default.with_suffix(".html"))  # NAME.report.html beside NAME.report.json
     for path in paths:
         try:
             write_report(report, path)

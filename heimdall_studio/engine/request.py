@@ -45,6 +45,8 @@ class PipelineRequest:
     push: dict[str, Any] | None = None  # integrations.push options as a dict; needs PUSH in steps
     report_path: str = ""  # also write the JSON report here
     html_path: str = ""  # also write a self-contained HTML page of the report here
+    # Without html_path: NAME.report.html beside NAME.report.json (the default of ``run`` and the app).
+    html_beside_onnx: bool = False
     # Results of an earlier run of the same model (e.g. parity and latency before a
     # push-only run); steps not run now keep their sections from here.
     prior_report: dict[str, Any] | None = None

@@ -36,18 +36,28 @@ def _process_start_monotonic() -> float:
         return _PROCESS_T0
 
 
+SOFTWARE_WEBGL_FLAGS = [
+    "--ignore-gpu-blocklist",
+    "--enable-unsafe-swiftshader",
+    "--use-gl=angle",
+    "--use-angle=swiftshader",
+]
+
+
 def chromium_flags(environ: dict[str, str] | None = None) -> str:
     """QTWEBENGINE_CHROMIUM_FLAGS with what this process needs added to the user's own flags.
 
     Chromium refuses to start its sandbox as root (the Graph tab's renderer then dies and takes
-    the app with it): as root, --no-sandbox. Offscreen there is no GPU to use: --disable-gpu."""
+    the app with it): as root, --no-sandbox. Offscreen there is no GPU: Model Explorer draws with
+    WebGL, which then needs Chromium's software GL (SwiftShader through ANGLE), else its page says
+    WebGL is unavailable."""
     environ = os.environ if environ is None else environ
     flags = environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
     wanted = []
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         wanted.append("--no-sandbox")
     if environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
-        wanted.append("--disable-gpu")
+        wanted += SOFTWARE_WEBGL_FLAGS
     return " ".join(flags + [flag for flag in wanted if flag not in flags])
 
 
@@ -115,6 +125,7 @@ def _dispose(window) -> None:
     from PySide6.QtCore import QCoreApplication, QEvent
 
     window.graph.dispose()
+    window.explorer.dispose()
     window.deleteLater()
     for _ in range(3):
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

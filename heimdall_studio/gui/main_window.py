@@ -18,6 +18,7 @@ from heimdall_studio.core.errors import HeimdallError
 from heimdall_studio.core.events import BENCHMARK, LOAD, PARITY, PUSH, VALIDATE, PipelineFinished
 from heimdall_studio.engine.request import DEFAULT_STEPS, PipelineRequest
 from heimdall_studio.gui.netron_view import NetronView
+from heimdall_studio.gui.panels.explorer_view import ExplorerView
 from heimdall_studio.gui.panels.latency_view import LatencyView
 from heimdall_studio.gui.panels.log_view import LogView
 from heimdall_studio.gui.panels.options_form import OptionsForm
@@ -66,10 +67,11 @@ class MainWindow(QMainWindow):
         self.parity = ParityView()
         self.latency = LatencyView()
         self.graph = NetronView()
+        self.explorer = ExplorerView()
         self.push_panel = PushPanel()
         self.registry = RegistryView()
         self.log = LogView(self.logbook)
-        for view in (self.summary, self.pipeline, self.validation, self.parity, self.latency):
+        for view in (self.summary, self.pipeline, self.validation, self.parity, self.latency, self.explorer):
             view.bind(self.run_model)
         self.push_panel.bind(self.push_run_model)
 
@@ -85,6 +87,7 @@ class MainWindow(QMainWindow):
             ("Parity", self.parity),
             ("Latency", self.latency),
             ("Graph", self.graph),
+            ("Explorer", self.explorer),
             ("Registry", self.registry),
         ):
             self._add_dock(title, widget, right)
@@ -93,7 +96,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Source"], self.docks["Options"])
         self.tabifyDockWidget(self.docks["Pipeline"], self.docks["Push"])
         self.docks["Pipeline"].raise_()
-        for title in ("Parity", "Latency", "Graph", "Registry"):
+        for title in ("Parity", "Latency", "Graph", "Explorer", "Registry"):
             self.tabifyDockWidget(self.docks["Validation"], self.docks[title])
         self.docks["Source"].raise_()
         self.docks["Validation"].raise_()
@@ -155,12 +158,17 @@ class MainWindow(QMainWindow):
         self.browse_action = self._action(
             "&Browse MLflow…", self.browse_mlflow, None, "", "Open a checkpoint or logged model from an MLflow run"
         )
+        self.report_action = self._action(
+            "Open &report", self.open_report, "Ctrl+Shift+R", "", "Open the last run's HTML report in your browser"
+        )
+        self.report_action.setEnabled(False)
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         reset_layout = self._action("Reset layout", lambda: self.restoreState(self._default_state))
 
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
         menu.addAction(self.browse_action)
+        menu.addAction(self.report_action)
         menu.addSeparator()
         menu.addAction(self.settings_action)
         menu.addSeparator()
@@ -198,6 +206,7 @@ class MainWindow(QMainWindow):
         self.push_panel.push_requested.connect(self.push_model)
         self.registry.promoted.connect(self._log_promotion)
         self.docks["Graph"].visibilityChanged.connect(self.graph.set_shown)
+        self.docks["Explorer"].visibilityChanged.connect(self.explorer.set_shown)
         self.source_panel.set_recent(self.recent_files())
 
     # -- window state -------------------------------------------------------------------------------
@@ -275,6 +284,21 @@ class MainWindow(QMainWindow):
         self.profile_label.setToolTip(f"MLflow: {shown['tracking_uri']}\nModels: {shown['store']}")
         if follow_model_name or not self.registry.model_name.text():
             self.registry.model_name.setText(settings.profile.model_name)
+
+    def report_html(self) -> str:
+        """The HTML page of the last pipeline run's report ("" when it wrote none)."""
+        paths = (self.session.report or {}).get("html_paths") or []
+        return str(paths[0]) if paths and Path(paths[0]).is_file() else ""
+
+    def open_report(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        path = self.report_html()
+        if not path:
+            self.statusBar().showMessage("No HTML report yet: run the pipeline first.", 5000)
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def show_about(self) -> None:
         from heimdall_studio.gui.dialogs.about_dialog import AboutDialog
@@ -361,6 +385,9 @@ class MainWindow(QMainWindow):
             export=self.options.export_options(),
             parity=self.options.parity_options(),
             benchmark=self.options.benchmark_options(),
+            per_node=self.options.per_node_options(),
+            op_profile=self.options.op_profile_options(),
+            html_beside_onnx=True,
             **extra,
         )
 
@@ -369,7 +396,7 @@ class MainWindow(QMainWindow):
             if not self.session.source:
                 self.statusBar().showMessage("Open a model first (Ctrl+O).", 5000)
             return
-        self._start_run(DEFAULT_STEPS, "pipeline")
+        self._start_run(self.options.with_inspection(DEFAULT_STEPS), "pipeline")
 
     def _start_run(self, steps: tuple[str, ...], purpose: str, **extra) -> bool:
         try:
@@ -441,6 +468,7 @@ class MainWindow(QMainWindow):
         self.source_panel.open_button.setEnabled(not running)
         self.source_panel.browse_button.setEnabled(not running)
         self.browse_action.setEnabled(not running)
+        self.report_action.setEnabled(not running and bool(self.report_html()))
         self.source_panel.reload_button.setEnabled(not running)
         self.push_panel.set_ready(self.session.can_push, self.session.gates_passed, running)
 
@@ -470,12 +498,16 @@ class MainWindow(QMainWindow):
             self._show_recognised()
         elif purpose == "pipeline" and self.session.onnx_path and not self._closing:
             self.graph.set_model(self.session.onnx_path)
+            report = self.run_model.report
+            if report.get("per_node") or report.get("op_profile"):
+                self.docks["Explorer"].raise_()  # the first divergence, selected and centred
         elif purpose == "push":
             result = self.push_run_model.result(PUSH)
             if result.get("model_name"):
                 self.registry.model_name.setText(result["model_name"])
             if finished.status in ("passed", "gate_failed") and not self._closing:
                 self.registry.refresh()
+        self.report_action.setEnabled(bool(self.report_html()))
         self.run_finished.emit(finished)
 
     def _prepare_views(self) -> None:
@@ -541,6 +573,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._save_window_state()
         self.graph.dispose()
+        self.explorer.dispose()
         super().closeEvent(event)
 
     def stop_run_and_wait(self, timeout_ms: int = 10000) -> None:

@@ -60,6 +60,12 @@ _CLI_FLAGS_IN_THE_APP = (
     (re.compile(r"(?i:pass |use |add )?--openvino-precision\b"), "the OpenVINO precision in Options → Benchmark"),
     (re.compile(r"(?i:leave )openvino out of --runtimes\b"), "untick OpenVINO in Options → Benchmark"),
     (re.compile(r"(?i:pass |use |add )?--runtimes(?: [\w,]+)?"), "the Runtimes in Options → Benchmark"),
+    (re.compile(r"(?i:pass |use |add )?--per-node\b"), "tick “Per-node parity” in Options"),
+    (re.compile(r"(?i:pass |use |add )?--node-rtol(?: X|[ =]\S+)?"), "the Node rtol in Options"),
+    (re.compile(r"(?i:pass |use |add )?--node-chunk(?: K|[ =]\d+)?"), "the Node chunk in Options"),
+    (re.compile(r"(?i:pass |use |add )?--op-profile-runs(?: N|[ =]\d+)?"), "the Profiled runs in Options"),
+    (re.compile(r"(?i:pass |use |add )?--op-profile(?![-\w])"), "tick “Op profile” in Options"),
+    (re.compile(r"(?i:pass |use |add )?--html(?: FILE\.html)?(?![-\w])"), "the HTML report beside the .onnx file"),
 )
 
 

@@ -38,6 +38,7 @@ from heimdall_studio.integrations.settings import Settings, load_settings
 from heimdall_studio.integrations.store import LocalStore, ObjectStore, render_prefix
 
 REPORT_NAME = "heimdall-report.json"
+REPORT_HTML_NAME = "heimdall-report.html"  # the same report as one self-contained page, on the MLflow run
 PROMOTE_CHOICES = ("", "staging", "production")
 
 
@@ -393,6 +394,11 @@ def _log_export_run(
     else:  # a training run may hold params of these names already; never clash with them
         client.log_batch(run_id, metrics=metric_list, params=[Param(f"onnx.{k}", v) for k, v in params.items()])
     client.log_artifact(run_id, str(report_path), "heimdall")
+    from heimdall_studio.core.html_report import render_html
+
+    html_path = report_path.with_name(REPORT_HTML_NAME)
+    html_path.write_text(render_html(report), encoding="utf-8")
+    client.log_artifact(run_id, str(html_path), "heimdall")
     if created:
         client.set_terminated(run_id, "FINISHED")
     return run_id

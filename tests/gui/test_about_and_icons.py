@@ -129,7 +129,7 @@ def test_as_root_the_app_turns_off_chromiums_sandbox_itself(given):
     assert flags[: len(given.split())] == given.split()  # the user's own flags first, untouched
     assert len(flags) == len(set(flags))  # nothing twice
     assert ("--no-sandbox" in flags) == (os.geteuid() == 0 or "--no-sandbox" in given.split())
-    assert "--disable-gpu" in flags  # offscreen (as in these tests) there is no GPU to use
+    assert "--use-angle=swiftshader" in flags  # offscreen (as in these tests) WebGL draws in software
 
 
 def test_the_graph_view_draws_as_root_without_the_user_setting_no_sandbox(tmp_path, demo_onnx):

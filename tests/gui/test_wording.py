@@ -31,12 +31,18 @@ def test_every_flag_that_engine_hints_name_is_said_in_the_apps_terms():
     sources = [p for part in ("core", "engine", "integrations") for p in (root / part).rglob("*.py")]
     flags = {m for path in sources for m in re.findall(r"--[a-z][a-z0-9-]+", path.read_text())}
     assert {"--trust", "--opset", "--int-range", "--inputs-npz", "--force"} <= flags  # the scan sees hints
-    # The inspection steps (per-node parity, op profiling, the HTML page) run from the CLI only: the app
-    # never requests them, so their hints cannot reach it. When it does, they get controls and words.
-    cli_only = {"--per-node", "--node-rtol", "--node-chunk", "--op-profile", "--op-profile-runs", "--html"}
+    assert {"--per-node", "--node-rtol", "--op-profile", "--op-profile-runs"} <= flags  # inspection hints too
     left = {
         flag: in_app_words(f"Use {flag} and try again.")
-        for flag in sorted(flags - cli_only)
+        for flag in sorted(flags)
         if "--" in in_app_words(f"Use {flag} and try again.")
     }
     assert not left, left
+
+
+def test_inspection_flags_name_their_controls():
+    hint = "Example: --per-node --node-rtol 1e-3 --node-chunk 32 --op-profile --op-profile-runs 20"
+    assert in_app_words(hint) == (
+        "Example: tick “Per-node parity” in Options the Node rtol in Options the Node chunk in Options "
+        "tick “Op profile” in Options the Profiled runs in Options"
+    )

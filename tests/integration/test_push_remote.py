@@ -17,6 +17,7 @@ from heimdall_studio.integrations.push import PushOptions, push_step, validation
 from heimdall_studio.integrations.registry import list_versions
 from heimdall_studio.integrations.settings import load_settings
 from tests.integration.servers import tiny_onnx
+from tests.unit.test_html_report import external_references
 
 
 def sha(path: Path) -> str:
@@ -56,7 +57,12 @@ def test_push_register_promote_round_trip(remote, cli, tmp_path, capsys):
     assert tags["framework"] == "pytorch" and tags["format"] == "onnx" and tags["sha256"] == sha(model)
     assert tags["opset"] == "17" and tags["parity_passed"] == "not_run"
     assert tags["heimdall.promoted_to"] == "staging" and tags["heimdall.promoted_by"]
-    assert any(a["path"] == "heimdall/heimdall-report.json" for a in list_artifacts(settings, pushed["run_id"]))
+    artifacts = {a["path"] for a in list_artifacts(settings, pushed["run_id"])}
+    assert {"heimdall/heimdall-report.json", "heimdall/heimdall-report.html"} <= artifacts
+    page = download(settings, f"runs:/{pushed['run_id']}/heimdall/heimdall-report.html", tmp_path / "page")
+    html = Path(page).read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "loc.onnx" in html  # the report of this very file
+    assert external_references(html) == []  # one self-contained page
 
     for uri in (f"models:/{remote.names.model}/1", f"models:/{remote.names.model}@staging"):
         got = only_onnx(download(settings, uri, tmp_path / uri.replace(":", "_").replace("/", "_")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 from heimdall_studio.core.html_report import render_html
 from tests.support.cli_run import assert_bad_input, cli
@@ -117,3 +118,18 @@ def test_report_text_is_escaped_and_the_checker_catches_external_references():
 def test_html_path_must_end_in_html(tiny_export):
     _, export = tiny_export
     assert_bad_input(cli("run", str(export.onnx_path), "--html", "report.txt"), "--html")
+
+
+def test_run_writes_the_page_beside_the_onnx_file_unless_told_not_to(tiny_export, tmp_path):
+    _, export = tiny_export
+    stem = Path(export.onnx_path).stem
+    out = tmp_path / "out"
+    result = cli("run", str(export.onnx_path), "--skip-bench", "--out", str(out))
+    page = out / f"{stem}.report.html"
+    assert page.is_file() and (out / f"{stem}.report.json").is_file(), result.stdout + result.stderr
+    assert f"HTML:      {page}" in result.stdout
+    assert external_references(page.read_text(encoding="utf-8")) == []
+    quiet = tmp_path / "quiet"
+    result = cli("run", str(export.onnx_path), "--skip-bench", "--out", str(quiet), "--no-html")
+    assert (quiet / f"{stem}.report.json").is_file(), result.stdout + result.stderr
+    assert not list(quiet.glob("*.html"))

@@ -15,13 +15,16 @@ from PySide6.QtWidgets import (
 )
 
 from heimdall_studio.core.errors import BadInputError
+from heimdall_studio.core.events import BENCHMARK, METADATA, OP_PROFILE, PARITY, PER_NODE
 from heimdall_studio.core.specs import (
     DEFAULT_OPSET,
     EXPORTERS,
     OPENVINO_PRECISIONS,
     BenchmarkOptions,
     ExportOptions,
+    OpProfileOptions,
     ParityOptions,
+    PerNodeOptions,
     Tolerance,
     parse_int_range,
 )
@@ -155,6 +158,26 @@ class OptionsForm(QWidget):
         self.openvino_precision.addItems(OPENVINO_PRECISIONS)
         self.openvino_precision.setCurrentText(bench.openvino_precision)
 
+        node, prof = PerNodeOptions(), OpProfileOptions()
+        self.per_node = _tip(
+            QCheckBox("Per-node parity"),
+            "Compare each nn.Module's output with the ONNX value it produced and find the first node "
+            "that diverges (needs a PyTorch model: the source, or a Reference model for an .onnx file).",
+        )
+        self.node_rtol = _tip(ScientificSpinBox(node.rtol), "A node diverges when max|err| / max|ref| exceeds this.")
+        self.node_chunk = _tip(
+            QSpinBox(minimum=1, maximum=100000, value=node.chunk_size),
+            "Most intermediate values one ONNX Runtime session returns; lower it to bound memory.",
+        )
+        self.op_profile = _tip(
+            QCheckBox("Op profile"),
+            "Profile ONNX Runtime per node and op type, with the execution provider of each node, "
+            "in a pass apart from the timed benchmark.",
+        )
+        self.op_profile_runs = _tip(
+            QSpinBox(minimum=1, maximum=100000, value=prof.runs), "Profiled runs after one warm-up run."
+        )
+
         export_box = QGroupBox("Export")
         form = QFormLayout(export_box)
         form.addRow("Exporter", self.exporter)
@@ -192,9 +215,17 @@ class OptionsForm(QWidget):
         form.addRow("Runtimes", runtimes)
         form.addRow("OpenVINO precision", self.openvino_precision)
 
+        inspect_box = QGroupBox("Inspection (Explorer view)")
+        form = QFormLayout(inspect_box)
+        form.addRow(self.per_node)
+        form.addRow("Node rtol", self.node_rtol)
+        form.addRow("Node chunk", self.node_chunk)
+        form.addRow(self.op_profile)
+        form.addRow("Profiled runs", self.op_profile_runs)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for box in (export_box, parity_box, bench_box):
+        for box in (export_box, parity_box, bench_box, inspect_box):
             layout.addWidget(box)
         layout.addStretch(1)
         self._update_opset_hint(self.exporter.currentText())
@@ -281,3 +312,21 @@ class OptionsForm(QWidget):
             threads=self.threads.value(),
             **self.input_options(),
         )
+
+    def per_node_options(self) -> PerNodeOptions:
+        if not self.node_rtol.value() > 0:
+            raise BadInputError("Node rtol must be above 0.", "Set Options → Node rtol, e.g. 1e-3.")
+        return PerNodeOptions(rtol=self.node_rtol.value(), chunk_size=self.node_chunk.value())
+
+    def op_profile_options(self) -> OpProfileOptions:
+        return OpProfileOptions(runs=self.op_profile_runs.value())
+
+    def with_inspection(self, steps: tuple[str, ...]) -> tuple[str, ...]:
+        """``steps`` plus per-node parity (after parity) and op profiling (before metadata) when ticked."""
+        steps = list(steps)
+        if self.per_node.isChecked() and PER_NODE not in steps:
+            steps.insert(steps.index(PARITY) + 1 if PARITY in steps else len(steps), PER_NODE)
+        if self.op_profile.isChecked() and OP_PROFILE not in steps:
+            after = steps.index(BENCHMARK) + 1 if BENCHMARK in steps else len(steps)
+            steps.insert(steps.index(METADATA) if METADATA in steps else after, OP_PROFILE)
+        return tuple(steps)
