@@ -272,6 +272,19 @@ def run_metadata(state: RunState) -> Generator[ev.Event, None, Any]:
 def run_push(state: RunState) -> Generator[ev.Event, None, Any]:
     onnx_path = _need_onnx(state)
     push = dict(state.request.push or {})
+    variant = str(push.pop("variant", "") or "")
+    allow_failed_parity = bool(push.pop("allow_failed_parity", False))
+    if variant:  # the variant's own parity decides (integrations.push_variant), not the plain export's gates
+        from heimdall_studio.integrations.push_variant import variant_push
+
+        push.pop("ignore_gates", None)
+        plain = onnx_path
+        onnx_path, report, tags = variant_push(plain, state.report, variant, allow_failed_parity, state.cancel)
+        from heimdall_studio.integrations.push import PushOptions, push_step
+        from heimdall_studio.integrations.settings import load_settings
+
+        options = PushOptions.from_dict({**push, "extra_tags": {**push.get("extra_tags", {}), **tags}})
+        return (yield from push_step(onnx_path, report, options, load_settings(), state.cancel))
     if state.gates_failed and not push.pop("ignore_gates", False):
         raise SkipStep(
             f"{' and '.join(state.gates_failed)} did not pass; nothing was pushed "

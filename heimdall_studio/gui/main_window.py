@@ -29,6 +29,7 @@ from heimdall_studio.gui.panels.registry_view import RegistryView
 from heimdall_studio.gui.panels.source_panel import OPEN_FILTER, SourcePanel, display_name
 from heimdall_studio.gui.panels.summary_view import SummaryView
 from heimdall_studio.gui.panels.validation_view import ValidationView
+from heimdall_studio.gui.panels.variants_view import VariantsView
 from heimdall_studio.gui.run_model import LogBook, RunModel
 from heimdall_studio.gui.session import ModelSession, is_onnx_source
 from heimdall_studio.gui.theme import FAIL_COLOR
@@ -68,10 +69,12 @@ class MainWindow(QMainWindow):
         self.latency = LatencyView()
         self.graph = NetronView()
         self.explorer = ExplorerView()
+        self.variants = VariantsView()
         self.push_panel = PushPanel()
         self.registry = RegistryView()
         self.log = LogView(self.logbook)
-        for view in (self.summary, self.pipeline, self.validation, self.parity, self.latency, self.explorer):
+        views = (self.summary, self.pipeline, self.validation, self.parity, self.latency, self.explorer, self.variants)
+        for view in views:
             view.bind(self.run_model)
         self.push_panel.bind(self.push_run_model)
 
@@ -88,6 +91,7 @@ class MainWindow(QMainWindow):
             ("Latency", self.latency),
             ("Graph", self.graph),
             ("Explorer", self.explorer),
+            ("Variants", self.variants),
             ("Registry", self.registry),
         ):
             self._add_dock(title, widget, right)
@@ -96,7 +100,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Source"], self.docks["Options"])
         self.tabifyDockWidget(self.docks["Pipeline"], self.docks["Push"])
         self.docks["Pipeline"].raise_()
-        for title in ("Parity", "Latency", "Graph", "Explorer", "Registry"):
+        for title in ("Parity", "Latency", "Graph", "Explorer", "Variants", "Registry"):
             self.tabifyDockWidget(self.docks["Validation"], self.docks[title])
         self.docks["Source"].raise_()
         self.docks["Validation"].raise_()
@@ -207,6 +211,8 @@ class MainWindow(QMainWindow):
         self.registry.promoted.connect(self._log_promotion)
         self.docks["Graph"].visibilityChanged.connect(self.graph.set_shown)
         self.docks["Explorer"].visibilityChanged.connect(self.explorer.set_shown)
+        self.variants.push_requested.connect(self.push_variant)
+        self.variants.compare_requested.connect(self.compare_variant)
         self.source_panel.set_recent(self.recent_files())
 
     # -- window state -------------------------------------------------------------------------------
@@ -388,7 +394,7 @@ class MainWindow(QMainWindow):
             per_node=self.options.per_node_options(),
             op_profile=self.options.op_profile_options(),
             html_beside_onnx=True,
-            **extra,
+            **{**self.options.variant_fields(), **extra},
         )
 
     def run_pipeline(self) -> None:
@@ -452,6 +458,45 @@ class MainWindow(QMainWindow):
             (LOAD, PUSH), "push", push=options, prior_report=self.session.report, source=self.session.onnx_path
         )
 
+    def push_variant(self, name: str) -> None:
+        """Upload and register one optimised variant of the last run (Variants view), tagged with its
+        parity figures and the plain export's sha256; one that failed parity only after a yes."""
+        if self.run is not None or not self.session.can_push:
+            return
+        variants = (self.session.report or {}).get("variants") or []
+        variant = next((v for v in variants if v.get("name") == name), None)
+        if variant is None:
+            return
+        failed = (variant.get("parity") or {}).get("passed") is not True
+        if (
+            failed
+            and QMessageBox.question(
+                self,
+                "Push a variant that failed parity?",
+                f"The {name} variant did not pass its parity criteria. Push and register it anyway? "
+                "The version's tags record that its parity failed.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            != QMessageBox.StandardButton.Yes
+        ):
+            return
+        from heimdall_studio.integrations.push import PushOptions
+
+        options = PushOptions(
+            model_name=self.push_panel.model_name.text().strip(), force=self.push_panel.force.isChecked()
+        ).to_dict()
+        options.update(variant=name, allow_failed_parity=failed)
+        self.docks["Push"].raise_()
+        self._start_run(
+            (LOAD, PUSH), "push", push=options, prior_report=self.session.report, source=self.session.onnx_path
+        )
+
+    def compare_variant(self, path: str) -> None:
+        """The plain export and ``path`` side by side in the Explorer view."""
+        self.docks["Explorer"].raise_()
+        self.explorer.set_compare(path)
+
     def cancel_run(self) -> None:
         if self.run is None:
             return
@@ -513,6 +558,7 @@ class MainWindow(QMainWindow):
     def _prepare_views(self) -> None:
         """Build the plots a run will fill while nothing runs: a run then spends no UI time on them."""
         self.parity.prepare()
+        self.variants.build()
         try:
             self.latency.prepare(self.options.benchmark_options().batch_sizes)
         except HeimdallError:

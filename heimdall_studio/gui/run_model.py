@@ -147,7 +147,8 @@ class RunModel:
         self.purpose = purpose
         self.source = source
         self.planned = tuple(steps)
-        self.steps = {s: StepState(s, "waiting" if s in self.planned else "skipped") for s in STEPS}
+        every = (*STEPS, *(s for s in self.planned if s not in STEPS))  # with the optional steps asked for
+        self.steps = {s: StepState(s, "waiting" if s in self.planned else "skipped") for s in every}
         self.latency.clear()
         self.parity.clear()
         self.failure = None

@@ -30,6 +30,7 @@ def test_every_flag_that_engine_hints_name_is_said_in_the_apps_terms():
     root = Path(__file__).resolve().parents[2] / "heimdall_studio"
     sources = [p for part in ("core", "engine", "integrations") for p in (root / part).rglob("*.py")]
     flags = {m for path in sources for m in re.findall(r"--[a-z][a-z0-9-]+", path.read_text())}
+    flags -= {"--head", "--port", "--query-gpu", "--format"}  # `ray start` and nvidia-smi's own, not ours
     assert {"--trust", "--opset", "--int-range", "--inputs-npz", "--force"} <= flags  # the scan sees hints
     assert {"--per-node", "--node-rtol", "--op-profile", "--op-profile-runs"} <= flags  # inspection hints too
     left = {

@@ -91,3 +91,32 @@ def test_push_of_an_unknown_or_changed_variant_says_what_to_do(remote, cli, vari
     assert "changed since the run" in capsys.readouterr().err
     assert list_versions(load_settings(), remote.names.model) == []
     assert json.loads(plain.with_name(plain.stem + ".report.json").read_text())["variants"]
+
+
+def test_the_apps_push_of_a_variant_goes_through_the_engine_with_its_lineage(remote, variants_run):
+    """The Variants view's Push: a (LOAD, PUSH) run on the plain export with the run's report as the
+    prior report and ``variant`` in the push options."""
+    from heimdall_studio.integrations.push import PushOptions
+
+    plain, report = variants_run
+
+    def push(name: str, allow: bool) -> ev.PipelineFinished:
+        options = {
+            **PushOptions(model_name=remote.names.model).to_dict(),
+            "variant": name,
+            "allow_failed_parity": allow,
+        }
+        request = PipelineRequest(source=str(plain), steps=(ev.LOAD, ev.PUSH), push=options, prior_report=report)
+        [finished] = [e for e in run_pipeline(request) if isinstance(e, ev.PipelineFinished)]
+        return finished
+
+    refused = push("int8-static", allow=False)
+    assert refused.exit_code == 2 and "failed its parity criteria" in json.dumps(refused.report["errors"])
+    assert list_versions(load_settings(), remote.names.model) == []
+
+    pushed = push("int8-dynamic", allow=False)
+    assert pushed.exit_code == 0, pushed.report.get("errors")
+    [version] = list_versions(load_settings(), remote.names.model)
+    dynamic = next(v for v in report["variants"] if v["name"] == "int8-dynamic")
+    assert version["tags"]["variant"] == "int8-dynamic" and version["tags"]["sha256"] == dynamic["sha256"]
+    assert version["tags"]["lineage.plain_sha256"] == report["onnx"]["sha256"]

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from heimdall_studio.core.errors import BadInputError
-from heimdall_studio.core.events import BENCHMARK, METADATA, OP_PROFILE, PARITY, PER_NODE
+from heimdall_studio.core.events import BENCHMARK, METADATA, OP_PROFILE, PARITY, PER_NODE, VARIANTS
 from heimdall_studio.core.specs import (
     DEFAULT_OPSET,
     EXPORTERS,
@@ -34,6 +34,14 @@ from heimdall_studio.gui.dataclass_form import ScientificSpinBox
 def _tip(widget: QWidget, text: str) -> QWidget:
     widget.setToolTip(text)
     return widget
+
+
+VARIANT_TIPS = {
+    "ort-optimized": "ONNX Runtime's offline graph optimisation (extended level: portable across CPUs).",
+    "int8-dynamic": "Dynamic INT8 quantisation of MatMul/Gemm weights, per channel.",
+    "int8-static": "Static QDQ INT8 quantisation, calibrated on the parity inputs.",
+    "fp16": "float16 weights with float32 inputs and outputs, for CUDA (unavailable without a CUDA GPU).",
+}
 
 
 class OptionsForm(QWidget):
@@ -178,6 +186,23 @@ class OptionsForm(QWidget):
             QSpinBox(minimum=1, maximum=100000, value=prof.runs), "Profiled runs after one warm-up run."
         )
 
+        from heimdall_studio.core.variants import VARIANT_CRITERIA
+        from heimdall_studio.core.variants import VARIANTS as VARIANT_NAMES
+
+        self.variants = {}
+        for name in VARIANT_NAMES:
+            tolerance = VARIANT_CRITERIA.get(name)
+            criteria = (
+                f"atol {tolerance.atol:g}, rtol {tolerance.rtol:g}, mean {tolerance.mean_atol:g}"
+                if tolerance
+                else "the fp32 criteria above"
+            )
+            self.variants[name] = _tip(
+                QCheckBox(name),
+                f"{VARIANT_TIPS.get(name, name)}\nWritten beside the export, checked for parity against "
+                f"PyTorch ({criteria}) and benchmarked like it; see the Variants view.",
+            )
+
         export_box = QGroupBox("Export")
         form = QFormLayout(export_box)
         form.addRow("Exporter", self.exporter)
@@ -223,9 +248,14 @@ class OptionsForm(QWidget):
         form.addRow(self.op_profile)
         form.addRow("Profiled runs", self.op_profile_runs)
 
+        variants_box = QGroupBox("Optimised variants (Variants view)")
+        grid = QHBoxLayout(variants_box)
+        for box in self.variants.values():
+            grid.addWidget(box)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for box in (export_box, parity_box, bench_box, inspect_box):
+        for box in (export_box, parity_box, bench_box, inspect_box, variants_box):
             layout.addWidget(box)
         layout.addStretch(1)
         self._update_opset_hint(self.exporter.currentText())
@@ -321,9 +351,22 @@ class OptionsForm(QWidget):
     def op_profile_options(self) -> OpProfileOptions:
         return OpProfileOptions(runs=self.op_profile_runs.value())
 
+    def variant_fields(self) -> dict:
+        """The request's ``variants`` and ``variant_options`` for the ticked variants ({} for none)."""
+        from heimdall_studio.core.variants import VariantOptions
+
+        names = tuple(name for name, box in self.variants.items() if box.isChecked())
+        if not names:
+            return {}
+        return {"variants": names, "variant_options": VariantOptions(names=names, overwrite=self.overwrite.isChecked())}
+
     def with_inspection(self, steps: tuple[str, ...]) -> tuple[str, ...]:
-        """``steps`` plus per-node parity (after parity) and op profiling (before metadata) when ticked."""
+        """``steps`` plus per-node parity (after parity), op profiling and the variants (before
+        metadata) when ticked."""
         steps = list(steps)
+        if any(box.isChecked() for box in self.variants.values()) and VARIANTS not in steps:
+            after = steps.index(BENCHMARK) + 1 if BENCHMARK in steps else len(steps)
+            steps.insert(steps.index(METADATA) if METADATA in steps else after, VARIANTS)
         if self.per_node.isChecked() and PER_NODE not in steps:
             steps.insert(steps.index(PARITY) + 1 if PARITY in steps else len(steps), PER_NODE)
         if self.op_profile.isChecked() and OP_PROFILE not in steps:

@@ -12,9 +12,12 @@ from heimdall_studio.core.events import (
     EXPORT,
     LOAD,
     METADATA,
+    OP_PROFILE,
     PARITY,
+    PER_NODE,
     PUSH,
     VALIDATE,
+    VARIANTS,
 )
 from heimdall_studio.gui.icons import action_icon
 from heimdall_studio.gui.model_view import ModelView
@@ -30,8 +33,13 @@ STEP_TITLES = {
     BENCHMARK: "Benchmark",
     METADATA: "Metadata",
     PUSH: "Push",
+    PER_NODE: "Per-node",
+    OP_PROFILE: "Op profile",
+    VARIANTS: "Variants",
 }
-SHOWN_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, BENCHMARK, METADATA)
+# In the engine's order; the steps of OPTIONAL_STEPS have a row only while a run plans them.
+SHOWN_STEPS = (LOAD, EXPORT, VALIDATE, PARITY, PER_NODE, BENCHMARK, VARIANTS, OP_PROFILE, METADATA)
+OPTIONAL_STEPS = (PER_NODE, VARIANTS, OP_PROFILE)
 
 STATUS_TEXT = {
     "passed": "Finished: every step passed.",
@@ -66,6 +74,16 @@ def summarise(step: str, result: dict[str, Any]) -> str:
         return f"sha256 {str(result.get('sha256', ''))[:12]}…"
     if step == PUSH:
         return str(result.get("version") and f"version {result['version']}" or result.get("s3_uri", ""))
+    if step == PER_NODE:
+        first = result.get("first_divergence")
+        compared = f"{result.get('compared', 0)} nodes"
+        return f"{compared}, first divergence {first.get('module') or first.get('onnx_node')}" if first else compared
+    if step == OP_PROFILE:
+        return f"{len(result.get('nodes') or [])} nodes profiled"
+    if step == VARIANTS:
+        made = [v for v in result.get("variants") or [] if v.get("available")]
+        passed = sum(1 for v in made if (v.get("parity") or {}).get("passed"))
+        return f"{len(made)} made, {passed} passed parity"
     return ""
 
 
@@ -93,7 +111,8 @@ class StepRow:
         self.progress.setMaximumHeight(10)
         self.result = QLabel("", wordWrap=True)
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        for col, widget in enumerate((self.state, self.name, self.elapsed, self.progress, self.result)):
+        self.widgets = (self.state, self.name, self.elapsed, self.progress, self.result)
+        for col, widget in enumerate(self.widgets):
             grid.addWidget(widget, row, col)
         self.state_name = ""
         self.show_state(StepState(step))
@@ -146,6 +165,9 @@ class PipelinePanel(ModelView):
         grid.setColumnStretch(4, 1)
         grid.setColumnMinimumWidth(3, 80)
         self.rows = {step: StepRow(grid, i, step) for i, step in enumerate(SHOWN_STEPS)}
+        for step in OPTIONAL_STEPS:
+            for widget in self.rows[step].widgets:
+                widget.hide()
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -184,6 +206,10 @@ class PipelinePanel(ModelView):
                     row.show_state(model.steps[step])
 
     def render(self, model: RunModel, changed: set[str]) -> None:
+        for step in OPTIONAL_STEPS:
+            shown = step in model.planned and model.purpose == "pipeline"
+            for widget in self.rows[step].widgets:
+                widget.setVisible(shown)
         for step, row in self.rows.items():
             row.show_state(model.steps.get(step) or StepState(step, "waiting" if not model.purpose else "skipped"))
         failure = model.failure
