@@ -431,62 +431,42 @@ class MainWindow(QMainWindow):
 
     def push_model(self, anyway: bool = False) -> None:
         """Upload and register the last run's model (asks first when its checks did not pass)."""
-        if self.run is not None or not self.session.can_push:
-            return
-        if (
-            anyway
-            and QMessageBox.question(
-                self,
-                "Push anyway?",
-                "Parity with PyTorch did not pass for this model. Push and register "
-                "it anyway? The version's tags record that parity failed.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            != QMessageBox.StandardButton.Yes
-        ):
-            return
-        from heimdall_studio.integrations.push import PushOptions
-
-        options = PushOptions(
-            model_name=self.push_panel.model_name.text().strip(), force=self.push_panel.force.isChecked()
-        ).to_dict()
-        options["ignore_gates"] = anyway
-        self.docks["Push"].raise_()
-        # The engine opens the exported .onnx and pushes it with the last run's report.
-        self._start_run(
-            (LOAD, PUSH), "push", push=options, prior_report=self.session.report, source=self.session.onnx_path
+        question = (
+            "Push anyway?",
+            "Parity with PyTorch did not pass for this model. Push and register it anyway? "
+            "The version's tags record that parity failed.",
         )
+        self._push(question if anyway else None, ignore_gates=anyway)
 
     def push_variant(self, name: str) -> None:
         """Upload and register one optimised variant of the last run (Variants view), tagged with its
         parity figures and the plain export's sha256; one that failed parity only after a yes."""
-        if self.run is not None or not self.session.can_push:
-            return
         variants = (self.session.report or {}).get("variants") or []
         variant = next((v for v in variants if v.get("name") == name), None)
         if variant is None:
             return
         failed = (variant.get("parity") or {}).get("passed") is not True
-        if (
-            failed
-            and QMessageBox.question(
-                self,
-                "Push a variant that failed parity?",
-                f"The {name} variant did not pass its parity criteria. Push and register it anyway? "
-                "The version's tags record that its parity failed.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            != QMessageBox.StandardButton.Yes
-        ):
+        question = (
+            "Push a variant that failed parity?",
+            f"The {name} variant did not pass its parity criteria. Push and register it anyway? "
+            "The version's tags record that its parity failed.",
+        )
+        self._push(question if failed else None, variant=name, allow_failed_parity=failed)
+
+    def _push(self, question: tuple[str, str] | None, **push_extra) -> None:
+        """A push run on the exported .onnx with the last run's report, after ``question`` (title,
+        text) when one is given and answered Yes."""
+        if self.run is not None or not self.session.can_push:
+            return
+        no, yes = QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes
+        if question is not None and QMessageBox.question(self, *question, yes | no, no) != yes:
             return
         from heimdall_studio.integrations.push import PushOptions
 
         options = PushOptions(
             model_name=self.push_panel.model_name.text().strip(), force=self.push_panel.force.isChecked()
         ).to_dict()
-        options.update(variant=name, allow_failed_parity=failed)
+        options.update(push_extra)
         self.docks["Push"].raise_()
         self._start_run(
             (LOAD, PUSH), "push", push=options, prior_report=self.session.report, source=self.session.onnx_path
