@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
-from heimdall_studio.core.errors import HeimdallError
+from heimdall_studio.core.errors import BadInputError, HeimdallError
 from heimdall_studio.core.events import BENCHMARK, LOAD, PARITY, PUSH, VALIDATE, PipelineFinished
 from heimdall_studio.engine.request import DEFAULT_STEPS, PipelineRequest
 from heimdall_studio.gui.netron_view import NetronView
@@ -28,6 +28,7 @@ from heimdall_studio.gui.panels.push_panel import PushPanel
 from heimdall_studio.gui.panels.registry_view import RegistryView
 from heimdall_studio.gui.panels.source_panel import OPEN_FILTER, SourcePanel, display_name
 from heimdall_studio.gui.panels.summary_view import SummaryView
+from heimdall_studio.gui.panels.sweep_view import SweepView
 from heimdall_studio.gui.panels.validation_view import ValidationView
 from heimdall_studio.gui.panels.variants_view import VariantsView
 from heimdall_studio.gui.run_model import LogBook, RunModel
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.graph = NetronView()
         self.explorer = ExplorerView()
         self.variants = VariantsView()
+        self.sweep = SweepView(self._sweep_request)
         self.push_panel = PushPanel()
         self.registry = RegistryView()
         self.log = LogView(self.logbook)
@@ -92,6 +94,7 @@ class MainWindow(QMainWindow):
             ("Graph", self.graph),
             ("Explorer", self.explorer),
             ("Variants", self.variants),
+            ("Sweep", self.sweep),
             ("Registry", self.registry),
         ):
             self._add_dock(title, widget, right)
@@ -100,7 +103,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Source"], self.docks["Options"])
         self.tabifyDockWidget(self.docks["Pipeline"], self.docks["Push"])
         self.docks["Pipeline"].raise_()
-        for title in ("Parity", "Latency", "Graph", "Explorer", "Variants", "Registry"):
+        for title in ("Parity", "Latency", "Graph", "Explorer", "Variants", "Sweep", "Registry"):
             self.tabifyDockWidget(self.docks["Validation"], self.docks[title])
         self.docks["Source"].raise_()
         self.docks["Validation"].raise_()
@@ -402,6 +405,9 @@ class MainWindow(QMainWindow):
             if not self.session.source:
                 self.statusBar().showMessage("Open a model first (Ctrl+O).", 5000)
             return
+        if self.sweep.running:
+            self.statusBar().showMessage("A sweep is running (Sweep view): wait for it, or cancel it.", 5000)
+            return
         self._start_run(self.options.with_inspection(DEFAULT_STEPS), "pipeline")
 
     def _start_run(self, steps: tuple[str, ...], purpose: str, **extra) -> bool:
@@ -471,6 +477,12 @@ class MainWindow(QMainWindow):
         self._start_run(
             (LOAD, PUSH), "push", push=options, prior_report=self.session.report, source=self.session.onnx_path
         )
+
+    def _sweep_request(self, source: str) -> PipelineRequest:
+        """One source of the Sweep view, with the Options form's settings (not while a run is on)."""
+        if self.run is not None:
+            raise BadInputError("A run is in progress.", "Wait for it to finish, or cancel it first.")
+        return self.build_request(self.options.with_inspection(DEFAULT_STEPS), source=source, reference="")
 
     def compare_variant(self, path: str) -> None:
         """The plain export and ``path`` side by side in the Explorer view."""
@@ -583,7 +595,7 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        if self.run is not None:
+        if self.run is not None or self.sweep.running:
             answer = QMessageBox.question(
                 self,
                 "Stop the running step?",
@@ -595,6 +607,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self._closing = True
+            self.sweep.stop_and_wait()
             self.stop_run_and_wait()
         self._closing = True
         self._save_window_state()
