@@ -75,6 +75,11 @@ def _keep_in_out_dir(loaded: LoadedModel, state: RunState) -> None:
 
 def run_load(state: RunState) -> Generator[ev.Event, None, Any]:
     request = state.request
+    if ev.BENCHMARK in request.steps and any(d.startswith("ray:") for d in request.benchmark.devices):
+        from heimdall_studio.integrations.ray_devices import preflight
+
+        yield ev.Progress(ev.LOAD, 0, 0, "Checking the Ray cluster")
+        preflight(request.benchmark.ray_address)  # fail before the export, not after it
     yield ev.Progress(ev.LOAD, 0, 0, f"Opening {request.source}")
     state.loaded = _open(request.source, state)
     if request.reference:

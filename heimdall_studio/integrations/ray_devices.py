@@ -61,6 +61,16 @@ def ray_address(given: str) -> str:
         return ""
 
 
+def preflight(address: str) -> None:
+    """Before anything runs: Ray installed, an address given, something answering there (no ray.init).
+    BadInputError or ServiceError, so a run with ray: devices fails before its export, not after."""
+    import_ray()
+    address = ray_address(address)
+    if not address:
+        connect(address)  # raises the "none was given" error
+    _check_reachable(address)
+
+
 def connect(address: str) -> Any:
     """ray, connected to the cluster at ``address`` (or $RAY_ADDRESS). ServiceError when unreachable."""
     ray = import_ray()

@@ -219,6 +219,7 @@ def test_an_address_where_no_cluster_answers_fails_fast_with_exit_3(checkpoints,
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Nothing answers at the Ray address" in result.stdout + result.stderr
     assert time.monotonic() - started < 60
+    assert not list((tmp_path / "out").rglob("*.onnx"))  # checked before the export, not after it
 
 
 def test_cluster_stopped_mid_run_is_a_failed_step_with_exit_3(ray_cluster, checkpoints, tmp_path):
