@@ -54,9 +54,25 @@ def check_openvino_precision(precision: str) -> str:
     return precision
 
 
+def import_openvino() -> Any:
+    """``openvino``, with its usage telemetry off.
+
+    ``import openvino`` imports its model converter, which sends a usage event to Google Analytics
+    from a forked process (``openvino_telemetry``): data leaving the machine nobody agreed to, and
+    a fork that inherits the engine's protocol pipe and keeps the app waiting for the engine to end.
+    With ``openvino_telemetry`` unimportable, OpenVINO falls back to its own no-op stub."""
+    import sys
+
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    sys.modules.setdefault("openvino_telemetry.backend", None)  # type: ignore[arg-type]
+    import openvino
+
+    return openvino
+
+
 def openvino_version() -> str:
     try:
-        import openvino as ov
+        ov = import_openvino()
     except ImportError:
         return ""
     return str(ov.get_version())
@@ -107,7 +123,7 @@ class OpenVinoRunner(Runner):
 
     def _activate(self) -> None:
         try:
-            import openvino as ov
+            ov = import_openvino()
         except ImportError as exc:
             raise BadInputError(
                 f"OpenVINO cannot be imported: {exc}.", "Install it: pip install openvino (a dependency of the app)."

@@ -173,3 +173,26 @@ def test_html_report_shows_openvino_parity_precision_and_speedup():
     page = render_html(report)
     assert "openvino bf16 cpu b1" in page and "4.00×" in page
     assert 'openvino (bf16) <span class="fail">fail</span>' in page and "atol 0.01" in page
+
+
+def test_openvino_sends_no_usage_telemetry(tiny_export):
+    """`import openvino` would send a Google Analytics event from a forked process (and the fork kept
+    the engine's pipe open, so the app waited for ever). A fresh interpreter, as the engine is: the
+    runner runs, OpenVINO uses its no-op telemetry stub, and no child process is left."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import multiprocessing, sys, numpy as np\n"
+        "from heimdall_studio.core.runtimes import OpenVinoRunner\n"
+        f"runner = OpenVinoRunner({str(tiny_export[1].onnx_path)!r}, 'f32', 1)\n"
+        "runner.activate()\n"
+        "import openvino.tools.ovc.telemetry_utils as tu\n"
+        "print(tu.tm.__name__, len(multiprocessing.active_children()), 'openvino_telemetry' in sys.modules "
+        "and sys.modules['openvino_telemetry'] is not None)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "0", "False"], done.stdout

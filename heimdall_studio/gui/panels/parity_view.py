@@ -127,17 +127,24 @@ class ParityView(ModelView):
 
     def show_result(self, result: dict[str, Any]) -> None:
         passed = bool(result.get("passed"))
-        self.verdict.setText(
-            "Parity passed" if passed else "Parity FAILED: " + "; ".join(str(f) for f in result.get("failures", []))
-        )
-        self.verdict.setStyleSheet(f"color: {pass_fail_item(passed).foreground().color().name()};")
+        failures = "; ".join(str(f) for f in result.get("failures", []))
+        verdict = "Parity passed" if passed else f"Parity FAILED: {failures}"
         outputs = result.get("outputs", {})
+        rows = [(name, out) for name, out in outputs.items()]
+        # Other runtimes checked beside ONNX Runtime (parity.runtimes.openvino): their own rows and
+        # verdict; they do not decide the run's gate.
+        for runtime, other in (result.get("runtimes") or {}).items():
+            label = f"{runtime} ({other['precision']})" if other.get("precision") else runtime
+            verdict += f"; {label}: {'passed' if other.get('passed') else 'FAILED'}"
+            rows += [(f"{name} — {label}", out) for name, out in (other.get("outputs") or {}).items()]
+        self.verdict.setText(verdict)
+        self.verdict.setStyleSheet(f"color: {pass_fail_item(passed).foreground().color().name()};")
         self.table.set_rows(
             [
                 [name]
                 + [_number(out.get(k)) for k in ("max_abs", "mean_abs", "max_rel", "p99_abs")]
                 + [pass_fail_item(out.get("passed")), _number(out.get("max_ratio"))]
-                for name, out in outputs.items()
+                for name, out in rows
             ]
         )
         self.worst.set_rows(
