@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 import webbrowser
 from collections import deque
 from pathlib import Path
@@ -41,6 +42,7 @@ from heimdall_studio.gui.run_model import RunModel
 from heimdall_studio.gui.session import ModelSession
 
 SERVER_WAIT_MS = 60000
+ECHO_S = 5.0  # a page's URL change this soon after we selected that node is our echo, not a click
 # True once Model Explorer drew the graph: its WebGL canvas exists and has a size.
 _GRAPH_DRAWN_JS = """
 (function () {
@@ -67,6 +69,7 @@ class ExplorerView(ModelView):
         self.compare_path = ""
         self.report: dict[str, Any] = {}
         self.selected = ""
+        self._echoes: dict[str, float] = {}  # node → until when a URL change to it is our own selection
         self.loaded = False  # the page(s) drew the graph(s)
         self._drawn_pages: set[int] = set()
         self._overlay_paths: dict[str, str] = {}
@@ -205,6 +208,8 @@ class ExplorerView(ModelView):
         self.selected = node_id
         self.nodes.select(node_id)
         if self.loaded:  # in both graphs: the split view follows one selection, matched by node name
+            # The pages answer with URL changes, late and in any order: ours are echoes, not clicks.
+            self._echoes[node_id] = time.monotonic() + ECHO_S
             message = json.dumps({"cmd": "model-explorer-select-node-by-node-id", "nodeId": node_id})
             for web in self.pages():
                 web.page().runJavaScript(f"window.postMessage({message}, '*');", 0, lambda _r: None)
@@ -327,6 +332,8 @@ class ExplorerView(ModelView):
     def _on_url_changed(self, url: QUrl) -> None:
         """Model Explorer keeps its selection in the page URL: a node clicked in the graph selects its row."""
         node = ov.selected_node_from_url(url.toString())
+        if self._echoes.get(node, 0.0) > time.monotonic():
+            return  # a page showing a selection this view asked for (perhaps an earlier one)
         if node and node != self.selected and self.loaded:
             if self.compare_path:  # the other graph follows
                 self.select_node(node)
