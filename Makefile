@@ -25,7 +25,7 @@ run: install
 test: install
 	$(PY) -m pytest
 
-# The app at its defaults, three runs in a row, and the self-test mode (about 10 minutes on 2 cores).
+# The app at its defaults, four runs in a row, and the self-test mode (about 10 minutes on 2 cores).
 test-soak: install
 	$(PY) -m pytest -m soak tests/gui/test_default_run.py
 

@@ -103,18 +103,23 @@ def _rss_after_settling(qtbot) -> int:
 
 
 @pytest.mark.soak
-def test_three_default_runs_in_one_window_do_not_grow(window, qtbot, demo_checkpoint):
+def test_default_runs_in_one_window_do_not_grow(window, qtbot, demo_checkpoint):
+    """Four default runs: after the first (caches, plots built), memory must stay flat. A leak grows
+    every run; a single step (seen once in CI: +40 MiB from run 2 to 3, then nothing) is not one, so
+    the last run is held to the one before it and runs 2 to 4 to one bound."""
     assert_form_at_defaults(window)
     open_and_recognise(window, qtbot, demo_checkpoint)
     assert window.options.overwrite.isChecked()  # the default: each run replaces the last export
     rss = []
-    for run in range(3):
+    for run in range(4):
         run_switching_views(window, qtbot)
         assert window.session.status == "passed", (run, window.pipeline.error.message_label.text())
         rss.append(_rss_after_settling(qtbot))
     (SCREENSHOTS.parent).mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS.parent / "soak_rss.txt").write_text(" ".join(f"{r / 2**20:.1f}MiB" for r in rss) + "\n")
-    assert rss[2] <= rss[1] * 1.05, f"memory grew from run 2 to run 3: {rss[1] / 2**20:.1f} → {rss[2] / 2**20:.1f} MiB"
+    mib = [f"{r / 2**20:.1f}" for r in rss]
+    (SCREENSHOTS.parent / "soak_rss.txt").write_text(" ".join(f"{m}MiB" for m in mib) + "\n")
+    assert rss[3] <= rss[2] * 1.05, f"memory grew from run 3 to run 4: {mib} MiB"
+    assert rss[3] <= rss[1] * 1.10, f"memory kept growing from run 2 to run 4: {mib} MiB"
 
 
 def self_test(source: Path, home: Path, timeout: float) -> subprocess.CompletedProcess[str]:
