@@ -104,9 +104,10 @@ def _rss_after_settling(qtbot) -> int:
 
 @pytest.mark.soak
 def test_default_runs_in_one_window_do_not_grow(window, qtbot, demo_checkpoint):
-    """Four default runs: after the first (caches, plots built), memory must stay flat. A leak grows
-    every run; a single step (seen once in CI: +40 MiB from run 2 to 3, then nothing) is not one, so
-    the last run is held to the one before it and runs 2 to 4 to one bound."""
+    """Four default runs: after the first (caches, plots built), memory must not keep growing. A leak
+    grows every run; a single step of about 40 MiB at a random run (seen in CI between runs 2 and 3,
+    locally between 3 and 4, flat otherwise) is not one. So: not more than 3 % at both runs 3 and 4,
+    and not more than 15 % in all from run 2 to run 4."""
     assert_form_at_defaults(window)
     open_and_recognise(window, qtbot, demo_checkpoint)
     assert window.options.overwrite.isChecked()  # the default: each run replaces the last export
@@ -118,8 +119,9 @@ def test_default_runs_in_one_window_do_not_grow(window, qtbot, demo_checkpoint):
     (SCREENSHOTS.parent).mkdir(parents=True, exist_ok=True)
     mib = [f"{r / 2**20:.1f}" for r in rss]
     (SCREENSHOTS.parent / "soak_rss.txt").write_text(" ".join(f"{m}MiB" for m in mib) + "\n")
-    assert rss[3] <= rss[2] * 1.05, f"memory grew from run 3 to run 4: {mib} MiB"
-    assert rss[3] <= rss[1] * 1.10, f"memory kept growing from run 2 to run 4: {mib} MiB"
+    grew = [rss[2] / rss[1] > 1.03, rss[3] / rss[2] > 1.03]
+    assert not all(grew), f"memory grew run after run (2 → 3 → 4): {mib} MiB"
+    assert rss[3] <= rss[1] * 1.15, f"memory grew by more than 15 % from run 2 to run 4: {mib} MiB"
 
 
 def self_test(source: Path, home: Path, timeout: float) -> subprocess.CompletedProcess[str]:
