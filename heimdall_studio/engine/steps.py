@@ -275,32 +275,25 @@ def run_metadata(state: RunState) -> Generator[ev.Event, None, Any]:
 
 
 def run_push(state: RunState) -> Generator[ev.Event, None, Any]:
-    onnx_path = _need_onnx(state)
+    from heimdall_studio.integrations.push import PushOptions, push_step
+    from heimdall_studio.integrations.settings import load_settings
+
+    onnx_path, report = _need_onnx(state), state.report
     push = dict(state.request.push or {})
     variant = str(push.pop("variant", "") or "")
     allow_failed_parity = bool(push.pop("allow_failed_parity", False))
+    ignore_gates = bool(push.pop("ignore_gates", False))
     if variant:  # the variant's own parity decides (integrations.push_variant), not the plain export's gates
         from heimdall_studio.integrations.push_variant import variant_push
 
-        push.pop("ignore_gates", None)
-        plain = onnx_path
-        onnx_path, report, tags = variant_push(plain, state.report, variant, allow_failed_parity, state.cancel)
-        from heimdall_studio.integrations.push import PushOptions, push_step
-        from heimdall_studio.integrations.settings import load_settings
-
-        options = PushOptions.from_dict({**push, "extra_tags": {**push.get("extra_tags", {}), **tags}})
-        return (yield from push_step(onnx_path, report, options, load_settings(), state.cancel))
-    if state.gates_failed and not push.pop("ignore_gates", False):
+        onnx_path, report, tags = variant_push(onnx_path, report, variant, allow_failed_parity, state.cancel)
+        push["extra_tags"] = {**push.get("extra_tags", {}), **tags}
+    elif state.gates_failed and not ignore_gates:
         raise SkipStep(
             f"{' and '.join(state.gates_failed)} did not pass; nothing was pushed "
             "(push anyway from the app, or fix the model)"
         )
-    push.pop("ignore_gates", None)
-    from heimdall_studio.integrations.push import PushOptions, push_step
-    from heimdall_studio.integrations.settings import load_settings
-
-    options = PushOptions.from_dict(push)
-    return (yield from push_step(onnx_path, state.report, options, load_settings(), state.cancel))
+    return (yield from push_step(onnx_path, report, PushOptions.from_dict(push), load_settings(), state.cancel))
 
 
 def run_variants(state: RunState) -> Generator[ev.Event, None, Any]:
